@@ -1,0 +1,268 @@
+"""The `ganterm` command.
+
+Heavy modules are imported inside each command: torch alone costs ~1 s, Textual ~0.15 s, and
+`ganterm --help` must stay well under a quarter of a second.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from ganterm.errors import GantermError, UsageError
+
+app = typer.Typer(
+    name="ganterm",
+    help="Train GANs and watch them learn, in the terminal: live loss charts, sample grids, checkpoints.\n\n"
+    "Start with `ganterm train` (an embedded toy dataset, no download), then `ganterm view runs/...`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+COLORS = ("auto", "truecolor", "256", "16", "none")
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    sys.stderr.write(f"ganterm: error: {message}\n")
+    raise SystemExit(code)
+
+
+@app.command()
+def train(
+    dataset: Annotated[str, typer.Argument(
+        help="ring, grid, shapes (embedded, no download), mnist, fashion-mnist, cifar10, folder:PATH or a "
+             "directory of images. Default: shapes.")] = "shapes",
+    model: Annotated[str | None, typer.Option(help="mlp, dcgan (images) or toy (2-D data); default per dataset.")] = None,
+    loss: Annotated[str | None, typer.Option(help="minimax, ns, lsgan, wgan, wgan-gp or hinge; default per dataset.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Generator steps to train (default per dataset).")] = None,
+    epochs: Annotated[float | None, typer.Option(help="Train for this many passes over the data instead of --steps.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", "-b", help="Batch size.")] = None,
+    lr_g: Annotated[float | None, typer.Option("--lr-g", help="Generator learning rate (Adam).")] = None,
+    lr_d: Annotated[float | None, typer.Option("--lr-d", help="Discriminator learning rate (Adam).")] = None,
+    betas: Annotated[str | None, typer.Option(help="Adam betas, e.g. 0.5,0.999.")] = None,
+    n_critic: Annotated[int | None, typer.Option("--n-critic", help="D steps per G step (wgan: 5).")] = None,
+    z_dim: Annotated[int | None, typer.Option("--z-dim", help="Latent size.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (runs on the CPU are exactly reproducible).")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    image_size: Annotated[int | None, typer.Option("--image-size", help="28, 32 or 64 (dcgan).")] = None,
+    channels: Annotated[int | None, typer.Option(help="1 (grey) or 3 (colour).")] = None,
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Where datasets are cached "
+                                                 "(default: $GANTERM_DATA_DIR or the user cache dir).")] = None,
+    out: Annotated[str | None, typer.Option(help="Run directory (default runs/DATASET-MODEL-TIME).")] = None,
+    resume: Annotated[str | None, typer.Option(help="Continue exactly from this checkpoint.")] = None,
+    sample_every: Annotated[int | None, typer.Option("--sample-every", help="Steps between sample grids.")] = None,
+    ckpt_every: Annotated[int | None, typer.Option("--ckpt-every", help="Steps between checkpoints.")] = None,
+    eval_every: Annotated[int | None, typer.Option("--eval-every", help="Steps between quality evaluations "
+                                                   "(0: never; default per dataset).")] = None,
+    precision: Annotated[str, typer.Option(help="fp32, bf16 (autocast; losses and optimizer stay fp32) or auto.")] = "fp32",
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
+    on_nan: Annotated[str, typer.Option("--on-nan", help="On a NaN/Inf loss: pause, rollback (restore the last "
+                                        "good state, halve the learning rates) or stop.")] = "pause",
+    headless: Annotated[bool, typer.Option(help="No TUI: a progress line (automatic when stdout is not a terminal).")] = False,
+    colors: Annotated[str, typer.Option(help="Colour depth of the TUI: auto, truecolor, 256, 16, none.")] = "auto",
+    inject_nan_at: Annotated[int | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Train a GAN and watch it live (a TUI on a terminal, a progress line otherwise)."""
+    from ganterm.config import TrainConfig, parse_betas, resolve
+
+    extra: dict = {}
+    if inject_nan_at is not None:
+        extra["inject_nan_at"] = inject_nan_at
+    if loss is not None:
+        extra["loss_given"] = True
+    if n_critic is not None:
+        extra["n_critic_given"] = True
+    if steps is not None and epochs is not None:
+        raise UsageError("give --steps or --epochs, not both")
+    if colors not in COLORS:
+        raise UsageError(f"unknown --colors {colors!r}; choose one of: {', '.join(COLORS)}")
+    if resume is not None and not Path(resume).is_file():
+        raise UsageError(f"--resume: no such checkpoint file: {resume}")
+    cfg = TrainConfig(
+        dataset=dataset, model=model, loss=loss, steps=steps, epochs=epochs, batch_size=batch_size,
+        lr_g=lr_g, lr_d=lr_d, betas=parse_betas(betas) if betas else None, n_critic=n_critic, z_dim=z_dim,
+        seed=seed, device=device, image_size=image_size, channels=channels, data_dir=data_dir, out=out,
+        resume=resume, sample_every=sample_every, ckpt_every=ckpt_every, eval_every=eval_every,
+        precision=precision, compile=compile_, on_nan=on_nan, extra=extra,
+    )
+    _check_dataset_name(dataset)
+    cfg = resolve(cfg)
+    if headless or not sys.stdout.isatty():
+        raise SystemExit(_train_headless(cfg))
+    from ganterm.tui.app import run_train_app  # ~0.15 s of Textual, only for the TUI
+
+    raise SystemExit(run_train_app(cfg, None if colors == "auto" else colors))
+
+
+def _check_dataset_name(name: str) -> None:
+    """Fail before any heavy import on a name that cannot be a dataset."""
+    from ganterm.config import RECIPES
+
+    if name in RECIPES or name.startswith("folder:") or os.path.isdir(name):
+        return
+    choices = [*[k for k in RECIPES if k != "folder"], "folder:PATH"]
+    raise UsageError(f"unknown dataset {name!r}; choose one of: {', '.join(choices)}")
+
+
+def _train_headless(cfg) -> int:  # noqa: ANN001 - TrainConfig, imported lazily
+    from ganterm.gan.control import Control
+    from ganterm.gan.feed import Feed
+    from ganterm.gan.train import Trainer  # imports torch (~1 s)
+    from ganterm.report import HeadlessReporter
+
+    feed, control = Feed(), Control()
+    stop_on_signals(control)
+    reporter = HeadlessReporter(feed)
+    reporter.start()
+    trainer = Trainer(cfg, feed, control)
+    try:
+        trainer.run()
+    finally:
+        reporter.stop()
+    return 0
+
+
+def stop_on_signals(control) -> None:  # noqa: ANN001
+    """Ctrl-C, SIGTERM and SIGHUP (the SSH connection dropped) all finish the step, checkpoint, exit 0.
+
+    A second signal while stopping is ignored: the final checkpoint must not be torn by impatience.
+    """
+
+    def handler(signum: int, _frame: object) -> None:
+        control.stop(reason=signal.Signals(signum).name)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, handler)
+
+
+@app.command()
+def view(
+    path: Annotated[Path, typer.Argument(help="A checkpoint (.pt) or a run directory (followed live).")],
+    colors: Annotated[str, typer.Option(help="auto, truecolor, 256, 16, none.")] = "auto",
+) -> None:
+    """Browse a checkpoint's curves and samples, or follow a run directory while it trains."""
+    if colors not in COLORS:
+        raise UsageError(f"unknown --colors {colors!r}; choose one of: {', '.join(COLORS)}")
+    if not path.exists():
+        raise UsageError(f"no such checkpoint or run directory: {path}")
+    if path.is_dir() and not (path / "config.json").exists() and not (path / "metrics.jsonl").exists():
+        raise UsageError(f"{path} is not a ganterm run directory (no config.json or metrics.jsonl)")
+    if path.is_file():
+        from ganterm.gan.checkpoint import load_checkpoint
+
+        load_checkpoint(path)  # refuse bad or hostile files before any screen is drawn
+    from ganterm.tui.app import run_view_app
+
+    raise SystemExit(run_view_app(path, None if colors == "auto" else colors))
+
+
+@app.command()
+def sample(
+    ckpt: Annotated[Path, typer.Argument(help="A checkpoint (.pt) or a run directory (its newest checkpoint).")],
+    n: Annotated[int, typer.Option("--n", "-n", help="How many samples.")] = 64,
+    out: Annotated[Path, typer.Option(help=".npy (raw samples; 2-D data gives (N, 2)) or .png (a grid).")] = Path("samples.png"),
+    seed: Annotated[int | None, typer.Option(help="Noise seed (default: the run's fixed noise first).")] = None,
+) -> None:
+    """Generate samples from a checkpoint into a .npy array or a .png grid."""
+    import numpy as np
+
+    if n <= 0:
+        raise UsageError(f"--n must be a positive integer, got {n}")
+    if out.suffix not in (".npy", ".png"):
+        raise UsageError(f"--out must end in .npy or .png, got {out.name!r}")
+    if not out.parent.exists():
+        raise UsageError(f"--out: directory {out.parent} does not exist")
+    ckpt_data = _load_ckpt_arg(ckpt)
+    from ganterm.gan.sampling import Sampler, to_uint8_images
+
+    sampler = Sampler.from_checkpoint(ckpt_data)
+    x = sampler.samples(n, seed if seed is not None else int(ckpt_data["config"].get("seed", 0)) + 7)
+    if out.suffix == ".npy":
+        np.save(out, x.numpy())
+    elif sampler.kind == "points":
+        _save_scatter_png(out, x.numpy(), sampler.real)
+    else:
+        from PIL import Image
+
+        from ganterm.gan.rundir import tile_images
+
+        mosaic = tile_images(to_uint8_images(x), cols=max(1, int(np.ceil(np.sqrt(n)))))
+        Image.fromarray(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic).save(out)
+    print(f"wrote {n} samples to {out}")
+
+
+def _save_scatter_png(out: Path, pts, real, size: int = 400) -> None:  # noqa: ANN001
+    """A plain scatter (real grey, generated orange) without matplotlib."""
+    import numpy as np
+    from PIL import Image
+
+    both = pts if real is None else np.concatenate([pts, real])
+    lim = float(np.abs(both).max()) * 1.1 or 1.0
+    img = np.full((size, size, 3), 255, np.uint8)
+    for arr, color in ((real, (160, 160, 160)), (pts, (230, 120, 20))):
+        if arr is None:
+            continue
+        ij = ((arr / lim + 1) / 2 * (size - 1)).round().astype(int).clip(0, size - 1)
+        img[size - 1 - ij[:, 1], ij[:, 0]] = color
+    Image.fromarray(img).save(out)
+
+
+def _load_ckpt_arg(path: Path) -> dict:
+    from ganterm.gan.checkpoint import load_checkpoint, newest_loadable
+
+    if path.is_dir():
+        found = newest_loadable(path)
+        if found is None:
+            raise UsageError(f"no loadable checkpoint in {path}")
+        return found[1]
+    return load_checkpoint(path)
+
+
+@app.command()
+def datasets(
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Dataset cache to inspect.")] = None,
+) -> None:
+    """List the datasets: what each is, whether it is cached, and where."""
+    from ganterm.data.cache import cache_dir
+    from ganterm.data.registry import list_datasets
+
+    rows = list_datasets(data_dir)
+    width = max(len(r.name) for r in rows)
+    print(f"cache: {cache_dir(data_dir)}")
+    for r in rows:
+        state = "cached" if r.cached else ("embedded" if r.kind == "embedded" else "not downloaded")
+        print(f"  {r.name:<{width}}  {state:<14}  {r.description}  [{r.location}]")
+
+
+def main() -> None:
+    """Entry point: user errors are one line on stderr and a non-zero exit, never a traceback."""
+    from typer import Abort
+    from typer._click.exceptions import ClickException
+
+    try:
+        app(standalone_mode=False)
+    except GantermError as e:
+        _fail(str(e), e.exit_code)
+    except ClickException as e:
+        hint = f" (see `{e.ctx.command_path} --help`)" if getattr(e, "ctx", None) else ""
+        _fail(e.format_message().replace("\n", " ") + hint, e.exit_code)
+    except (Abort, KeyboardInterrupt):
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise SystemExit(1) from None
+    except OSError as e:
+        _fail(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "), 1)
+    except Exception as e:
+        if os.environ.get("GANTERM_DEBUG"):
+            raise
+        _fail(f"internal error: {type(e).__name__}: {e} (run with GANTERM_DEBUG=1 for the traceback)", 1)

@@ -1,0 +1,175 @@
+"""TrainConfig, per-dataset recipes, and validation with one-line errors.
+
+A field left as None means "take it from the recipe": `resolve()` fills every None so that
+`ganterm train DATASET` with no other flag trains well.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganterm.errors import UsageError, choices_message
+
+LOSS_NAMES = ("minimax", "ns", "lsgan", "wgan", "wgan-gp", "hinge")
+MODEL_NAMES = ("mlp", "dcgan", "toy")
+PRECISIONS = ("fp32", "bf16", "auto")
+ON_NAN = ("pause", "rollback", "stop")
+
+# Recipes: what trains well per dataset with no flags. Keys are TrainConfig fields.
+_IMAGE_BASE: dict[str, Any] = {
+    "model": "mlp", "loss": "ns", "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999),
+    "n_critic": 1, "z_dim": 100, "image_size": 28, "channels": 1, "steps": 10_000,
+    "sample_every": 100, "ckpt_every": 1000,
+}
+RECIPES: dict[str, dict[str, Any]] = {
+    "ring": {
+        "model": "toy", "loss": "ns", "batch_size": 256, "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.5, 0.999),
+        "n_critic": 1, "z_dim": 16, "steps": 3000, "sample_every": 50, "ckpt_every": 1000,
+        "image_size": 0, "channels": 0,
+    },
+    "grid": {
+        "model": "toy", "loss": "ns", "batch_size": 256, "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.5, 0.999),
+        "n_critic": 1, "z_dim": 16, "steps": 5000, "sample_every": 50, "ckpt_every": 1000,
+        "image_size": 0, "channels": 0,
+    },
+    "shapes": {**_IMAGE_BASE, "steps": 1500, "sample_every": 50, "ckpt_every": 500},
+    "mnist": dict(_IMAGE_BASE),
+    "fashion-mnist": dict(_IMAGE_BASE),
+    "cifar10": {**_IMAGE_BASE, "model": "dcgan", "image_size": 32, "channels": 3, "steps": 20_000},
+    "folder": {**_IMAGE_BASE, "model": "dcgan", "image_size": 64, "channels": 3, "steps": 20_000},
+}
+# Model-specific adjustments layered on the dataset recipe when --model differs from the recipe's.
+MODEL_OVERRIDES: dict[str, dict[str, Any]] = {
+    "dcgan": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)},
+}
+# Loss-specific adjustments (the WGAN paper's RMSprop-era settings do not apply: we keep Adam).
+LOSS_OVERRIDES: dict[str, dict[str, Any]] = {
+    "wgan": {"n_critic": 5, "lr_g": 5e-5, "lr_d": 5e-5, "betas": (0.5, 0.999)},
+    "wgan-gp": {"n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.0, 0.9)},
+}
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "shapes"
+    model: str | None = None
+    loss: str | None = None
+    steps: int | None = None
+    epochs: float | None = None
+    batch_size: int | None = None
+    lr_g: float | None = None
+    lr_d: float | None = None
+    betas: tuple[float, float] | None = None
+    n_critic: int | None = None
+    z_dim: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    image_size: int | None = None
+    channels: int | None = None
+    data_dir: str | None = None
+    out: str | None = None
+    resume: str | None = None
+    sample_every: int | None = None
+    ckpt_every: int | None = None
+    eval_every: int | None = None
+    publish_every: int = 10
+    precision: str = "fp32"
+    compile: bool = False
+    on_nan: str = "pause"
+    n_samples: int = 64
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(d["betas"]) if d["betas"] is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        if kwargs.get("betas") is not None:
+            kwargs["betas"] = tuple(float(b) for b in kwargs["betas"])
+        return cls(**kwargs)
+
+
+def recipe_key(dataset: str) -> str:
+    """`folder:PATH` and plain paths use the folder recipe."""
+    if dataset in RECIPES:
+        return dataset
+    return "folder"
+
+
+def resolve(cfg: TrainConfig) -> TrainConfig:
+    """Fill every None from the recipe (dataset, then model and loss overrides); validate."""
+    base = dict(RECIPES[recipe_key(cfg.dataset)])
+    model = cfg.model or base["model"]
+    if model != base["model"]:
+        base.update(MODEL_OVERRIDES.get(model, {}))
+    loss = cfg.loss or base["loss"]
+    base.update(LOSS_OVERRIDES.get(loss, {}))
+    out = dataclasses.replace(cfg, model=model, loss=loss)
+    for f in dataclasses.fields(out):
+        if getattr(out, f.name) is None and f.name in base:
+            setattr(out, f.name, base[f.name])
+    if out.model == "dcgan" and cfg.image_size is None and out.image_size not in (28, 32, 64):
+        out.image_size = 64
+    validate(out)
+    return out
+
+
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Raise UsageError with one line for the first bad value."""
+    if cfg.model not in MODEL_NAMES:
+        raise UsageError(choices_message("model", cfg.model, MODEL_NAMES))
+    if cfg.loss not in LOSS_NAMES:
+        raise UsageError(choices_message("loss", cfg.loss, LOSS_NAMES))
+    if not _DEVICE_RE.match(cfg.device):
+        raise UsageError(f"bad device {cfg.device!r}; use auto, cpu, cuda, cuda:N or mps")
+    if cfg.precision not in PRECISIONS:
+        raise UsageError(choices_message("precision", cfg.precision, PRECISIONS))
+    if cfg.on_nan not in ON_NAN:
+        raise UsageError(choices_message("--on-nan action", cfg.on_nan, ON_NAN))
+    for name in ("batch_size", "n_critic", "z_dim", "sample_every", "ckpt_every", "publish_every", "n_samples"):
+        value = getattr(cfg, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    if cfg.steps is not None and cfg.steps <= 0:
+        raise UsageError(f"--steps must be a positive integer, got {cfg.steps}")
+    if cfg.epochs is not None and cfg.epochs <= 0:
+        raise UsageError(f"--epochs must be positive, got {cfg.epochs}")
+    if cfg.eval_every is not None and cfg.eval_every < 0:
+        raise UsageError(f"--eval-every must be >= 0, got {cfg.eval_every}")
+    for name in ("lr_g", "lr_d"):
+        value = getattr(cfg, name)
+        if value is not None and not (0 < value < 1):
+            raise UsageError(f"--{name.replace('_', '-')} must be in (0, 1), got {value}")
+    if cfg.betas is not None and not all(0 <= b < 1 for b in cfg.betas):
+        raise UsageError(f"--betas must be two numbers in [0, 1), got {cfg.betas}")
+    if cfg.model in ("mlp", "dcgan") and recipe_key(cfg.dataset) in ("ring", "grid"):
+        raise UsageError(f"model {cfg.model!r} makes images; for 2-D data {cfg.dataset!r} use --model toy")
+    if cfg.model == "toy" and recipe_key(cfg.dataset) not in ("ring", "grid"):
+        raise UsageError(f"model 'toy' is for 2-D data (ring, grid); for {cfg.dataset!r} use mlp or dcgan")
+    if cfg.model == "mlp" and cfg.image_size not in (None, 28):
+        raise UsageError(f"model 'mlp' makes 28x28 images; got --image-size {cfg.image_size}; use dcgan")
+    if cfg.model == "dcgan" and cfg.image_size not in (None, 28, 32, 64):
+        raise UsageError(f"model 'dcgan' supports --image-size 28, 32 or 64, got {cfg.image_size}")
+    if cfg.channels not in (None, 0, 1, 3):
+        raise UsageError(f"--channels must be 1 or 3, got {cfg.channels}")
+
+
+def parse_betas(text: str) -> tuple[float, float]:
+    """'0.5,0.999' -> (0.5, 0.999), with a clear error."""
+    try:
+        parts = tuple(float(p) for p in text.replace(" ", "").split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 2:
+        raise UsageError(f"--betas takes two numbers like 0.5,0.999, got {text!r}")
+    return parts  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+"""Datasets, all held in memory as tensors; batches are drawn by index."""

@@ -1,0 +1,28 @@
+"""User-facing errors: the CLI prints their message as one line and exits non-zero, never a traceback."""
+
+from __future__ import annotations
+
+
+class GantermError(Exception):
+    """A problem the user can fix; `str(err)` is one line that says what to do."""
+
+    exit_code = 1
+
+
+class UsageError(GantermError):
+    """A bad name or value on the command line (exit code 2, like typer's own usage errors)."""
+
+    exit_code = 2
+
+
+class DataError(GantermError):
+    """A dataset that cannot be found, downloaded, verified or decoded."""
+
+
+class CheckpointError(GantermError):
+    """A checkpoint that cannot be read safely: missing, truncated, foreign, unsafe or from another version."""
+
+
+def choices_message(what: str, value: object, choices: list[str] | tuple[str, ...]) -> str:
+    """The one line for an unknown name: what was asked and what exists."""
+    return f"unknown {what} {value!r}; choose one of: {', '.join(choices)}"

@@ -1,0 +1,1 @@
+"""The trainer: torch only, no UI imports (a test keeps it that way)."""

@@ -1,0 +1,69 @@
+"""The one-way channel from UI to trainer: commands queued by anyone, applied between steps."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal
+
+CommandName = Literal[
+    "pause", "resume", "toggle_pause", "swap_loss", "checkpoint", "resample", "rollback", "stop"
+]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: CommandName
+    args: dict[str, Any]
+
+
+class Control:
+    """Thread-safe; `stop_event` is also set directly so a paused or sleeping trainer wakes at once."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self.stop_event = threading.Event()
+
+    def _put(self, command: CommandName, **args: Any) -> None:
+        self._queue.put(Command(command, args))
+
+    def pause(self) -> None:
+        self._put("pause")
+
+    def resume(self) -> None:
+        self._put("resume")
+
+    def toggle_pause(self) -> None:
+        self._put("toggle_pause")
+
+    def swap_loss(self, name: str) -> None:
+        self._put("swap_loss", name=name)
+
+    def checkpoint(self, reason: str = "manual") -> None:
+        self._put("checkpoint", reason=reason)
+
+    def resample(self, seed: int | None = None) -> None:
+        self._put("resample", seed=seed)
+
+    def rollback(self, lr_scale: float = 1.0, loss: str | None = None) -> None:
+        self._put("rollback", lr_scale=lr_scale, loss=loss)
+
+    def stop(self, reason: str = "user") -> None:
+        self.stop_event.set()
+        self._put("stop", reason=reason)
+
+    def drain(self) -> list[Command]:
+        out = []
+        while True:
+            try:
+                out.append(self._queue.get_nowait())
+            except queue.Empty:
+                return out
+
+    def wait(self, timeout: float) -> Command | None:
+        """Block up to `timeout` for the next command (used while paused)."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None

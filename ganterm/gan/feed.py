@@ -1,0 +1,174 @@
+"""The one-way channel from trainer to UI.
+
+The trainer writes (a few times a second at most, never per step from a UI's point of view);
+any number of readers poll `read(since=version)` on a timer. Everything is guarded by one lock and
+every write bumps `version`, so a reader that sees an unchanged version does no work at all.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from ganterm.gan.history import MetricHistory, Series
+
+RunState = Literal["starting", "running", "paused", "finished", "stopped", "error"]
+
+# Event kinds the trainer emits. Charts draw markers for MARKER_KINDS.
+EVENT_KINDS = (
+    "start", "checkpoint", "swap", "pause", "resume", "alert", "error", "end",
+    "rollback", "resample", "quality", "info", "warning",
+)
+MARKER_KINDS = ("swap", "checkpoint", "rollback")
+
+
+@dataclass(frozen=True)
+class Event:
+    version: int
+    step: int
+    time: float
+    kind: str
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SampleFrame:
+    """Generated samples from the fixed noise at one step.
+
+    kind "images": `data` is (N, H, W, C) uint8, C in {1, 3}.
+    kind "points": `data` is (N, 2) float32 generated points; `real` holds real points to compare.
+    """
+
+    step: int
+    kind: Literal["images", "points"]
+    data: np.ndarray
+    real: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The latest state of a run: what a header line needs."""
+
+    state: RunState = "starting"
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0
+    dataset: str = ""
+    model: str = ""
+    loss: str = ""
+    device: str = ""
+    gpu_mem_bytes: int | None = None
+    d_loss: float = float("nan")
+    g_loss: float = float("nan")
+    d_real: float = float("nan")
+    d_fake: float = float("nan")
+    grad_g: float = float("nan")
+    grad_d: float = float("nan")
+    steps_per_s: float = 0.0
+    images_per_s: float = 0.0
+    eta_s: float | None = None
+    run_dir: str = ""
+    quality: dict[str, float] | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    version: int
+    snapshot: Snapshot
+    events: list[Event]
+    samples: SampleFrame | None  # only when a newer frame exists than at `since`
+    history_changed: bool
+
+
+class Feed:
+    def __init__(self, history: MetricHistory | None = None, max_events: int = 500, max_frames: int = 64):
+        self._lock = threading.Lock()
+        self._version = 0
+        self._snapshot = Snapshot()
+        self._history = history or MetricHistory()
+        self._history_version = 0
+        self._events: deque[Event] = deque(maxlen=max_events)
+        self._frames: deque[tuple[int, SampleFrame]] = deque(maxlen=max_frames)
+
+    # -- trainer side --------------------------------------------------------------------------
+    def update(self, **fields: Any) -> None:
+        """Replace snapshot fields (see `Snapshot`)."""
+        with self._lock:
+            self._snapshot = replace(self._snapshot, **fields)
+            self._version += 1
+
+    def publish(self, steps: np.ndarray, values: np.ndarray, **fields: Any) -> None:
+        """Append metric rows ((n, len(columns)), column order) and update the snapshot at once."""
+        with self._lock:
+            self._history.extend(steps, values)
+            if fields:
+                self._snapshot = replace(self._snapshot, **fields)
+            self._version += 1
+            self._history_version = self._version
+
+    def publish_samples(self, frame: SampleFrame) -> None:
+        with self._lock:
+            self._version += 1
+            self._frames.append((self._version, frame))
+
+    def event(self, kind: str, message: str, step: int | None = None, **data: Any) -> Event:
+        with self._lock:
+            self._version += 1
+            ev = Event(self._version, self._snapshot.step if step is None else step, time.time(), kind,
+                       message, data)
+            self._events.append(ev)
+            return ev
+
+    def replace_history(self, history: MetricHistory) -> None:
+        """Swap the whole history (resume, rollback)."""
+        with self._lock:
+            self._history = history
+            self._version += 1
+            self._history_version = self._version
+
+    # -- reader side ---------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def read(self, since: int = 0) -> FeedUpdate:
+        with self._lock:
+            events = [e for e in self._events if e.version > since]
+            frame = self._frames[-1] if self._frames else None
+            return FeedUpdate(
+                version=self._version,
+                snapshot=self._snapshot,
+                events=events,
+                samples=frame[1] if frame and frame[0] > since else None,
+                history_changed=self._history_version > since,
+            )
+
+    @property
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return self._snapshot
+
+    def series(self, column: str, last_steps: int | None = None) -> Series:
+        """A copy of one metric column, safe to use outside the lock."""
+        with self._lock:
+            return self._history.series(column, last_steps)
+
+    def frames(self) -> list[SampleFrame]:
+        """The recorded sample frames, oldest first (bounded)."""
+        with self._lock:
+            return [f for _, f in self._frames]
+
+    def events(self) -> list[Event]:
+        with self._lock:
+            return list(self._events)
+
+    def history_state(self) -> dict:
+        with self._lock:
+            return self._history.state_dict()

@@ -1,0 +1,197 @@
+"""The run directory: config.json, metrics.jsonl, events.jsonl, samples/, checkpoints/.
+
+The writer is the trainer's; the reader lets `ganterm view RUN_DIR` follow a run another process writes.
+Everything appended is line-oriented JSON so a reader can tail it while it grows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganterm.gan.feed import Event, Feed, SampleFrame
+from ganterm.gan.history import METRIC_COLUMNS
+
+
+def default_run_dir(dataset: str, model: str, root: str | Path = "runs") -> Path:
+    name = dataset.split(":")[0] if ":" in dataset or os.sep in dataset else dataset
+    return Path(root) / f"{name}-{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _json_float(v: float) -> float | None:
+    return v if math.isfinite(v) else None  # JSON has no NaN; null reads back as NaN
+
+
+def tile_images(images: np.ndarray, cols: int, pad: int = 2) -> np.ndarray:
+    """(N, H, W, C) uint8 -> one mosaic for the PNG files (the TUI has its own fitted tiling)."""
+    n, h, w, c = images.shape
+    rows = math.ceil(n / cols)
+    out = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, c), np.uint8)
+    for i in range(n):
+        r, k = divmod(i, cols)
+        y, x = pad + r * (h + pad), pad + k * (w + pad)
+        out[y : y + h, x : x + w] = images[i]
+    return out
+
+
+class RunDirWriter:
+    def __init__(self, path: str | Path, config: dict[str, Any], *, resume: bool = False) -> None:
+        self.path = Path(path)
+        self.checkpoints = self.path / "checkpoints"
+        self.samples = self.path / "samples"
+        for d in (self.path, self.checkpoints, self.samples):
+            d.mkdir(parents=True, exist_ok=True)
+        cfg_file = self.path / "config.json"
+        if not (resume and cfg_file.exists()):
+            tmp = cfg_file.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(config, indent=2, default=str) + "\n")
+            os.replace(tmp, cfg_file)
+        self._metrics = open(self.path / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._events = open(self.path / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+
+    def write_metrics(self, steps: np.ndarray, values: np.ndarray, wall: float) -> None:
+        lines = []
+        for s, row in zip(steps.tolist(), values.tolist(), strict=True):
+            rec = {"step": s, "time": round(wall, 3)}
+            rec.update({c: _json_float(v) for c, v in zip(METRIC_COLUMNS, row, strict=True)})
+            lines.append(json.dumps(rec))
+        self._metrics.write("\n".join(lines) + "\n")
+        self._metrics.flush()
+
+    def write_event(self, ev: Event) -> None:
+        rec = {"step": ev.step, "time": round(ev.time, 3), "kind": ev.kind, "message": ev.message}
+        rec.update({k: v for k, v in ev.data.items() if isinstance(v, (str, int, float, bool, type(None)))})
+        self._events.write(json.dumps(rec) + "\n")
+        self._events.flush()
+
+    def write_samples(self, frame: SampleFrame) -> Path:
+        if frame.kind == "points":
+            out = self.samples / f"step_{frame.step:07d}.npy"
+            np.save(out, frame.data)
+            return out
+        from PIL import Image  # only when images are written
+
+        cols = max(1, math.isqrt(len(frame.data)))
+        mosaic = tile_images(frame.data, cols)
+        out = self.samples / f"step_{frame.step:07d}.png"
+        img = Image.fromarray(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic)
+        img.save(out)
+        return out
+
+    def checkpoint_path(self, step: int) -> Path:
+        return self.checkpoints / f"ckpt_{step:07d}.pt"
+
+    def close(self) -> None:
+        for f in (self._metrics, self._events):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+class RunDirReader:
+    """Follows a run directory into a Feed: new metric and event lines, and the newest checkpoint."""
+
+    def __init__(self, path: str | Path, feed: Feed | None = None) -> None:
+        self.path = Path(path)
+        if not (self.path / "config.json").exists() and not (self.path / "metrics.jsonl").exists():
+            from ganterm.errors import GantermError
+
+            raise GantermError(f"{self.path} is not a ganterm run directory (no config.json or metrics.jsonl)")
+        self.feed = feed or Feed()
+        self._offsets = {"metrics.jsonl": 0, "events.jsonl": 0}
+        self._partial = {"metrics.jsonl": "", "events.jsonl": ""}
+        self._ckpt_seen: tuple[str, float] | None = None
+        self.config: dict[str, Any] = {}
+        self.checkpoint: dict[str, Any] | None = None
+        self.checkpoint_path: Path | None = None
+
+    def _new_lines(self, name: str) -> list[dict]:
+        f = self.path / name
+        try:
+            size = f.stat().st_size
+        except OSError:
+            return []
+        if size < self._offsets[name]:  # file replaced: start over
+            self._offsets[name], self._partial[name] = 0, ""
+        if size == self._offsets[name]:
+            return []
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            fh.seek(self._offsets[name])
+            chunk = fh.read()
+            self._offsets[name] = fh.tell()
+        text = self._partial[name] + chunk
+        lines = text.split("\n")
+        self._partial[name] = lines.pop()  # an incomplete last line waits for the next poll
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+    def poll(self) -> bool:
+        """Read whatever is new; True when the feed changed."""
+        changed = False
+        if not self.config and (self.path / "config.json").exists():
+            try:
+                self.config = json.loads((self.path / "config.json").read_text())
+                self.feed.update(
+                    dataset=str(self.config.get("dataset", "")), model=str(self.config.get("model", "")),
+                    loss=str(self.config.get("loss", "")), total_steps=int(self.config.get("steps") or 0),
+                    run_dir=str(self.path), state="running",
+                )
+                changed = True
+            except (OSError, json.JSONDecodeError, ValueError):
+                pass
+        rows = self._new_lines("metrics.jsonl")
+        if rows:
+            steps = np.array([r.get("step", 0) for r in rows], np.int64)
+            values = np.array(
+                [[np.nan if r.get(c) is None else r[c] for c in METRIC_COLUMNS] for r in rows], np.float32
+            )
+            last = rows[-1]
+            self.feed.publish(steps, values, step=int(steps[-1]),
+                              **{c: float(values[-1, j]) for j, c in enumerate(METRIC_COLUMNS)})
+            self._last_time = last.get("time")
+            changed = True
+        for ev in self._new_lines("events.jsonl"):
+            data = {k: v for k, v in ev.items() if k not in ("step", "time", "kind", "message")}
+            self.feed.event(str(ev.get("kind", "info")), str(ev.get("message", "")), int(ev.get("step", 0)), **data)
+            if ev.get("kind") == "swap" and "to" in ev:
+                self.feed.update(loss=str(ev["to"]))
+            if ev.get("kind") == "end":
+                self.feed.update(state="finished")
+            changed = True
+        changed |= self._poll_checkpoint()
+        return changed
+
+    def _poll_checkpoint(self) -> bool:
+        from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint
+        from ganterm.errors import CheckpointError
+
+        for p in reversed(checkpoint_files(self.path)):
+            try:
+                key = (str(p), p.stat().st_mtime)
+            except OSError:
+                continue
+            if key == self._ckpt_seen:
+                return False
+            try:
+                ckpt = load_checkpoint(p)
+            except CheckpointError:
+                continue  # a file mid-rename or damaged: try the previous one
+            self._ckpt_seen = key
+            self.checkpoint, self.checkpoint_path = ckpt, p
+            from ganterm.gan.sampling import Sampler
+
+            self.feed.publish_samples(Sampler.from_checkpoint(ckpt).fixed())
+            return True
+        return False

@@ -1,0 +1,547 @@
+"""The GAN trainer: one loop, top to bottom, that publishes to a Feed and obeys a Control.
+
+It imports no UI. Under the TUI it runs in a worker thread; headless it runs in the main thread.
+The only host syncs are at publish time (every `publish_every` steps), except on the CPU where
+checking each step for NaN costs nothing and lets us catch a NaN at the step it happens.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganterm import __version__
+from ganterm.config import TrainConfig
+from ganterm.errors import GantermError, UsageError
+from ganterm.gan.checkpoint import load_checkpoint, save_checkpoint, to_numpy_tree
+from ganterm.gan.control import Command, Control
+from ganterm.gan.feed import Feed
+from ganterm.gan.history import METRIC_COLUMNS, MetricHistory
+from ganterm.gan.losses import GANLoss, get_loss, gradient_penalty
+from ganterm.gan.models import build_models
+from ganterm.gan.rundir import RunDirWriter, default_run_dir
+from ganterm.gan.sampling import generate, make_frame
+
+
+def pick_device(spec: str) -> torch.device:
+    """auto -> cuda, then mps, then cpu; an explicit device that is absent is a one-line error."""
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {spec}: no CUDA GPU is available here; use --device cpu or auto")
+        index = int(spec.split(":")[1]) if ":" in spec else 0
+        if index >= torch.cuda.device_count():
+            raise UsageError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
+    if spec == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UsageError("--device mps: Apple MPS is not available here; use --device cpu or auto")
+    return torch.device(spec)
+
+
+def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
+    """Total L2 norm of the gradients, as a tensor (no host sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, feed: Feed | None = None, control: Control | None = None) -> None:
+        self.cfg = cfg
+        self.feed = feed or Feed()
+        self.control = control or Control()
+        self.run_dir: Path | None = None
+        self.step = 0
+        self.paused = False
+        self.last_checkpoint: Path | None = None
+
+    # ------------------------------------------------------------------------------------------
+    # setup: device, data, models (scratch or resume), optimizers, fixed noise, run directory
+    # ------------------------------------------------------------------------------------------
+    def setup(self) -> None:
+        cfg = self.cfg
+        self.feed.update(state="starting", message="loading data and building models ...")
+        resume_ckpt = load_checkpoint(cfg.resume) if cfg.resume else None
+        if resume_ckpt is not None:
+            self._check_resume_config(resume_ckpt)
+        self.device = pick_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed % 2**32)
+
+        from ganterm.data.registry import load_dataset
+
+        self.feed.update(message=f"loading dataset {cfg.dataset} ...")
+        data = load_dataset(cfg.dataset, image_size=cfg.image_size or None, channels=cfg.channels or None,
+                            data_dir=cfg.data_dir, progress=True, seed=cfg.seed)
+        if self.device.type != "cpu" and data.data is not None and self._fits_on_device(data.data):
+            data = data.to(self.device)  # whole dataset on the GPU: no host-to-device copy per batch
+        self.data = data
+        self.gen = torch.Generator(device=data.device if data.data is not None else self.device)
+        self.gen.manual_seed(cfg.seed)
+
+        self.loss: GANLoss = get_loss(str(cfg.loss))
+        self.gp_safe = cfg.loss == "wgan-gp"
+        self.G, self.D = build_models(str(cfg.model), data.shape, int(cfg.z_dim), gp_safe=self.gp_safe)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        if self.device.type == "cuda" or cfg.extra.get("channels_last"):
+            if len(data.shape) == 3:
+                self.D.to(memory_format=torch.channels_last)
+        betas = tuple(cfg.betas)  # type: ignore[arg-type]
+        fused = self.device.type == "cuda"
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas, fused=fused or None,
+                                      foreach=None if fused else True)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas, fused=fused or None,
+                                      foreach=None if fused else True)
+        self.g_params = list(self.G.parameters())
+        self.d_params = list(self.D.parameters())
+        self.n_critic = int(cfg.n_critic or self.loss.n_critic)
+
+        n_fixed = cfg.n_samples if data.kind == "images" else 1000
+        noise_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.fixed_noise = torch.randn(n_fixed, int(cfg.z_dim), generator=noise_gen).to(self.device)
+        self.real_preview: np.ndarray | None = None
+        if data.kind == "points":
+            self.real_preview = data.sample(1000, torch.Generator(self.gen.device).manual_seed(cfg.seed + 2)) \
+                .float().cpu().numpy()
+
+        self.total_steps = self._total_steps()
+        self.steps_per_epoch = max(1, data.size // int(cfg.batch_size))
+        self.swaps: list[dict[str, Any]] = []
+        self.history = MetricHistory()
+        self.health = self._make_health()
+        self.good_state: dict[str, Any] | None = None
+        self.autocast_dtype = self._autocast_dtype()
+        if cfg.compile:
+            self.G = torch.compile(self.G)  # type: ignore[assignment]
+            self.D = torch.compile(self.D)  # type: ignore[assignment]
+
+        if resume_ckpt is not None:
+            self._restore(resume_ckpt)
+        out = Path(cfg.out) if cfg.out else (
+            Path(cfg.resume).resolve().parent.parent if cfg.resume and self._is_run_ckpt(Path(cfg.resume))
+            else default_run_dir(cfg.dataset, str(cfg.model))
+        )
+        self.writer = RunDirWriter(out, self._config_record(), resume=resume_ckpt is not None)
+        self.run_dir = out
+        self.feed.replace_history(self.history)
+        self.feed.update(
+            state="running", message="", dataset=cfg.dataset, model=str(cfg.model), loss=self.loss.name,
+            device=str(self.device), total_steps=self.total_steps, run_dir=str(out), step=self.step,
+        )
+        what = f"resumed from {cfg.resume} at step {self.step}" if resume_ckpt else "started"
+        self._event("start", f"{what}: {cfg.dataset} / {cfg.model} / {self.loss.name} on {self.device}",
+                    run_dir=str(out))
+
+    @staticmethod
+    def _is_run_ckpt(p: Path) -> bool:
+        return p.resolve().parent.name == "checkpoints" and (p.resolve().parent.parent / "config.json").exists()
+
+    def _fits_on_device(self, x: torch.Tensor) -> bool:
+        if self.device.type != "cuda":
+            return True
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return x.numel() * x.element_size() < 0.4 * free
+
+    def _autocast_dtype(self) -> torch.dtype | None:
+        p = self.cfg.precision
+        if p == "bf16" or (p == "auto" and self.device.type == "cuda" and torch.cuda.is_bf16_supported()):
+            return torch.bfloat16
+        return None
+
+    def _total_steps(self) -> int:
+        cfg = self.cfg
+        if cfg.epochs is not None:
+            return max(1, math.ceil(cfg.epochs * self.data.size / int(cfg.batch_size)))
+        return int(cfg.steps or 1)
+
+    def _make_health(self) -> Any:
+        from ganterm.gan.health import HealthMonitor
+
+        return HealthMonitor()
+
+    def _config_record(self) -> dict[str, Any]:
+        rec = self.cfg.to_dict()
+        rec.update(ganterm_version=__version__, data_shape=list(self.data.shape), data_kind=self.data.kind,
+                   total_steps=self.total_steps, device_resolved=str(self.device))
+        return rec
+
+    # Hyper-parameters that change what a resumed run computes; the rest (steps, out, device...) may differ.
+    _RESUME_KEYS = ("dataset", "model", "z_dim", "batch_size", "image_size", "channels")
+
+    def _check_resume_config(self, ckpt: dict[str, Any]) -> None:
+        saved = TrainConfig.from_dict(ckpt["config"])
+        for key in self._RESUME_KEYS:
+            a, b = getattr(saved, key), getattr(self.cfg, key)
+            if a != b:
+                raise UsageError(
+                    f"--resume: checkpoint has {key}={a!r} but this run asks {key}={b!r}; "
+                    f"drop the option or pass --{key.replace('_', '-')} {a}"
+                )
+
+    # ------------------------------------------------------------------------------------------
+    # state: checkpoint payloads, resume, in-memory rollback
+    # ------------------------------------------------------------------------------------------
+    def state_payload(self) -> dict[str, Any]:
+        g = getattr(self.G, "_orig_mod", self.G)
+        d = getattr(self.D, "_orig_mod", self.D)
+        rng: dict[str, Any] = {"torch": torch.get_rng_state(), "gen": self.gen.get_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        last = self.feed.frames()
+        return {
+            "ganterm_version": __version__,
+            "config": self.cfg.to_dict(),
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "epoch": self.step / self.steps_per_epoch,
+            "data_kind": self.data.kind,
+            "data_shape": list(self.data.shape),
+            "gp_safe": self.gp_safe,
+            "loss_name": self.loss.name,
+            "n_critic": self.n_critic,
+            "lr_g": self.opt_g.param_groups[0]["lr"],
+            "lr_d": self.opt_d.param_groups[0]["lr"],
+            "swaps": list(self.swaps),
+            "events": [{"step": e.step, "kind": e.kind, "message": e.message} for e in self.feed.events()[-200:]],
+            "G": g.state_dict(),
+            "D": d.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "fixed_noise": self.fixed_noise.cpu(),
+            "real_preview": self.real_preview,
+            "rng": rng,
+            "history": self.history.state_dict(),
+            "samples": last[-1].data if last and last[-1].kind == "images" else None,
+            "health": self.health.state_dict(),
+            "saved_at": time.time(),
+        }
+
+    def _restore(self, ckpt: dict[str, Any]) -> None:
+        g = getattr(self.G, "_orig_mod", self.G)
+        d = getattr(self.D, "_orig_mod", self.D)
+        g.load_state_dict(ckpt["G"])
+        d.load_state_dict(ckpt["D"])
+        self.opt_g.load_state_dict(ckpt["opt_g"])
+        self.opt_d.load_state_dict(ckpt["opt_d"])
+        self.step = int(ckpt["step"])
+        self.fixed_noise = ckpt["fixed_noise"].to(self.device)
+        if ckpt.get("loss_name") and ckpt["loss_name"] != self.loss.name and not self.cfg.extra.get("loss_given"):
+            self.loss = get_loss(str(ckpt["loss_name"]))
+        self.n_critic = int(ckpt.get("n_critic", self.n_critic))
+        self.swaps = list(ckpt.get("swaps", []))
+        rng = ckpt.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "gen" in rng:
+            self.gen.set_state(rng["gen"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+        if ckpt.get("history"):
+            self.history = MetricHistory.from_state_dict(to_numpy_tree(ckpt["history"]))
+        if ckpt.get("health"):
+            self.health.load_state_dict(ckpt["health"])
+
+    def _remember_good_state(self) -> None:
+        """An in-memory copy to roll back to without touching the disk."""
+        g = getattr(self.G, "_orig_mod", self.G)
+        d = getattr(self.D, "_orig_mod", self.D)
+        self.good_state = copy.deepcopy({
+            "step": self.step, "G": g.state_dict(), "D": d.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+        })
+
+    # ------------------------------------------------------------------------------------------
+    # the loop
+    # ------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Set up, train until done or stopped, always finish with a checkpoint of the last good state."""
+        try:
+            self.setup()
+        except GantermError as e:
+            self.feed.update(state="error", message=str(e))
+            self.feed.event("error", str(e))
+            raise
+        try:
+            self._loop()
+        except Exception as e:
+            self.feed.update(state="error", message=f"{type(e).__name__}: {e}")
+            self._event("error", f"training stopped by {type(e).__name__}: {e}")
+            self._save("error")  # never lose what was trained
+            raise
+        finally:
+            self.writer.close()
+
+    def _loop(self) -> None:
+        cfg = self.cfg
+        B = int(cfg.batch_size)
+        pending: list[torch.Tensor] = []
+        pending_steps: list[int] = []
+        check_each_step = self.device.type == "cpu"
+        t_last, step_last = time.perf_counter(), self.step
+        self._rate = 0.0
+        self._publish_samples()
+        self._remember_good_state()
+        inject_nan_at = cfg.extra.get("inject_nan_at")
+        stop_reason = "finished"
+        while self.step < self.total_steps:
+            if self._apply_commands(self.control.drain()) == "stop" or self.control.stop_event.is_set():
+                stop_reason = "stopped"
+                break
+            if self.paused:
+                t_last, step_last = time.perf_counter(), self.step  # a pause is not slow training
+                if self._wait_paused() == "stop":
+                    stop_reason = "stopped"
+                    break
+                continue
+
+            metrics = self.train_step(B, nan=inject_nan_at is not None and self.step + 1 == inject_nan_at)
+            self.step += 1
+            pending.append(metrics)
+            pending_steps.append(self.step)
+            nonfinite = check_each_step and not bool(torch.isfinite(metrics).all())
+            if nonfinite or len(pending) >= cfg.publish_every or self.step == self.total_steps:
+                now = time.perf_counter()
+                rate_now = (self.step - step_last) / max(now - t_last, 1e-9)
+                self._rate = rate_now if self._rate == 0 else 0.7 * self._rate + 0.3 * rate_now
+                t_last, step_last = now, self.step
+                self._flush(pending_steps, pending)
+                pending, pending_steps = [], []
+                if self.paused or self.control.stop_event.is_set():
+                    continue
+            if self.step % int(cfg.sample_every) == 0:
+                self._publish_samples()
+            if self.step % int(cfg.ckpt_every) == 0:
+                self._save("periodic")
+        if pending:
+            self._flush(pending_steps, pending)
+        self._publish_samples()
+        self._save("final" if stop_reason == "finished" else "stop")
+        state = "finished" if stop_reason == "finished" else "stopped"
+        self.feed.update(state=state, eta_s=0.0 if state == "finished" else None)
+        self._event("end", f"{state} at step {self.step}", reason=stop_reason)
+
+    def train_step(self, B: int, nan: bool = False) -> torch.Tensor:
+        """n_critic D updates then one G update; returns the step's metrics as one tensor (no sync)."""
+        G, D, loss = self.G, self.D, self.loss
+        dev = self.device.type
+        ac = self.autocast_dtype
+        z_dim = int(self.cfg.z_dim)
+        for _ in range(self.n_critic):
+            # -- Update D: make it score real data high and generated data low (per the loss) --
+            real = self.data.sample(B, self.gen).to(self.device, non_blocking=True)
+            z = torch.randn(B, z_dim, generator=self.gen, device=self.gen.device).to(self.device)
+            with torch.autocast(dev, dtype=ac or torch.bfloat16, enabled=ac is not None):
+                fake = G(z)
+                real_logits = D(real).float()
+                fake_logits = D(fake.detach()).float()
+            loss_d = loss.d_loss(real_logits, fake_logits)
+            if loss.gp_weight:
+                loss_d = loss_d + loss.gp_weight * gradient_penalty(D, real, fake.detach().float(), self.gen)
+            if nan:
+                loss_d = loss_d * float("nan")  # fault injection for tests (--inject-nan-at)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            gn_d = grad_norm(self.d_params)
+            self.opt_d.step()
+            if loss.clip:
+                with torch.no_grad():
+                    torch._foreach_clamp_min_(self.d_params, -loss.clip)
+                    torch._foreach_clamp_max_(self.d_params, loss.clip)
+
+        # -- Update G: make D score the generated batch as real (reuses the last critic step's fake) --
+        with torch.autocast(dev, dtype=ac or torch.bfloat16, enabled=ac is not None):
+            fake_logits_g = D(fake).float()
+        loss_g = loss.g_loss(fake_logits_g)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        gn_g = grad_norm(self.g_params)
+        self.opt_g.step()
+        with torch.no_grad():
+            return torch.stack([
+                loss_d.detach().float(), loss_g.detach().float(),
+                loss.score(real_logits.detach()).float(), loss.score(fake_logits.detach()).float(),
+                gn_g.float().to(loss_d.device), gn_d.float().to(loss_d.device),
+            ])
+
+    # ------------------------------------------------------------------------------------------
+    # publishing (the only host syncs)
+    # ------------------------------------------------------------------------------------------
+    def _flush(self, steps: list[int], rows: list[torch.Tensor]) -> None:
+        values = torch.stack(rows).cpu().numpy()  # one CPU-GPU sync point for `publish_every` steps
+        steps_arr = np.asarray(steps, np.int64)
+        latest = dict(zip(METRIC_COLUMNS, values[-1].tolist(), strict=True))
+        remaining = self.total_steps - self.step
+        extra: dict[str, Any] = {}
+        if self.device.type == "cuda":
+            extra["gpu_mem_bytes"] = int(torch.cuda.memory_allocated(self.device))
+        self.feed.publish(
+            steps_arr, values, step=self.step, epoch=self.step / self.steps_per_epoch,
+            steps_per_s=self._rate, images_per_s=self._rate * int(self.cfg.batch_size) * self.n_critic,
+            eta_s=remaining / self._rate if self._rate > 0 else None, loss=self.loss.name, **latest, **extra,
+        )
+        self._safe_io("metrics", lambda: self.writer.write_metrics(steps_arr, values, time.time()))
+        for s, row in zip(steps, values, strict=True):
+            m = dict(zip(METRIC_COLUMNS, row.tolist(), strict=True))
+            m["probabilistic"] = self.loss.probabilistic
+            for alert in self.health.observe(s, m):
+                self._on_alert(alert)
+                if alert.kind == "nonfinite":
+                    return  # the rest of the batch is downstream of the NaN
+
+    def _on_alert(self, alert: Any) -> None:
+        self._event("alert", f"{alert.message} — {alert.hint}", step=alert.step, alert=alert.kind,
+                    severity=alert.severity)
+        if alert.kind != "nonfinite":
+            return
+        action = self.cfg.on_nan
+        if action == "rollback":
+            self._rollback(lr_scale=0.5, loss_name=None)
+        elif action == "stop":
+            self.control.stop("non-finite loss")
+        else:
+            self.paused = True
+            self.feed.update(state="paused", message="paused: non-finite loss; press b to roll back")
+            self._event("pause", f"paused at step {self.step}: non-finite loss or gradient")
+
+    def _publish_samples(self) -> None:
+        z = self.fixed_noise
+        G = self.G
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                            enabled=self.autocast_dtype is not None):
+            x = generate(G, z)
+        frame = make_frame(self.step, x, self.data.kind, self.real_preview)
+        self.feed.publish_samples(frame)
+        if frame.kind == "images":
+            self._safe_io("samples", lambda: self.writer.write_samples(frame))
+        if self.step > 0:
+            for alert in self.health.observe_samples(self.step, frame.data):
+                self._on_alert(alert)
+
+    def _event(self, kind: str, message: str, step: int | None = None, **data: Any) -> None:
+        ev = self.feed.event(kind, message, self.step if step is None else step, **data)
+        if getattr(self, "writer", None) is not None:
+            self._safe_io("events", lambda: self.writer.write_event(ev))
+
+    def _safe_io(self, what: str, fn: Any) -> Any:
+        """Disk trouble (full, read-only, vanished dir) is shown, never fatal to training."""
+        try:
+            return fn()
+        except OSError as e:
+            if what not in getattr(self, "_io_warned", set()):
+                self._io_warned = getattr(self, "_io_warned", set()) | {what}
+                self.feed.event("warning", f"could not write {what}: {e.strerror or e}; training goes on")
+            return None
+
+    def _save(self, reason: str) -> Path | None:
+        path = self.writer.checkpoint_path(self.step)
+        payload = self.state_payload()
+        try:
+            self.writer.checkpoints.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(path, payload)
+        except OSError as e:
+            self.feed.event("warning", f"checkpoint at step {self.step} FAILED: {e.strerror or e}; "
+                            f"previous one kept: {self.last_checkpoint}")
+            return None
+        self.last_checkpoint = path
+        if math.isfinite(self.feed.snapshot.d_loss) and math.isfinite(self.feed.snapshot.g_loss):
+            self._remember_good_state()
+        self._event("checkpoint", f"saved {path} ({reason})", path=str(path), reason=reason)
+        return path
+
+    # ------------------------------------------------------------------------------------------
+    # commands from the UI (applied between steps)
+    # ------------------------------------------------------------------------------------------
+    def _apply_commands(self, commands: list[Command]) -> str | None:
+        for cmd in commands:
+            if self._apply(cmd) == "stop":
+                return "stop"
+        return None
+
+    def _apply(self, cmd: Command) -> str | None:
+        name, args = cmd.name, cmd.args
+        if name == "stop":
+            return "stop"
+        if name in ("pause", "resume", "toggle_pause"):
+            want = {"pause": True, "resume": False}.get(name, not self.paused)
+            if want != self.paused:
+                self.paused = want
+                self.feed.update(state="paused" if want else "running", message="")
+                self._event("pause" if want else "resume", f"{'paused' if want else 'resumed'} at step {self.step}")
+        elif name == "swap_loss":
+            self.swap_loss(str(args["name"]))
+        elif name == "checkpoint":
+            self._save(str(args.get("reason", "manual")))
+        elif name == "resample":
+            seed = args.get("seed")
+            gen = torch.Generator().manual_seed(seed if seed is not None else int(time.time_ns() % 2**31))
+            z = torch.randn(*self.fixed_noise.shape, generator=gen).to(self.device)
+            x = generate(self.G, z)
+            self.feed.publish_samples(make_frame(self.step, x, self.data.kind, self.real_preview))
+            self._event("resample", "samples from new noise (the fixed noise is unchanged)")
+        elif name == "rollback":
+            self._rollback(float(args.get("lr_scale", 1.0)), args.get("loss"))
+        return None
+
+    def swap_loss(self, name: str) -> None:
+        """Between two steps; models and optimizers stay as they are."""
+        try:
+            new = get_loss(name)
+        except UsageError as e:
+            self._event("warning", str(e))
+            return
+        if new.name == self.loss.name:
+            return
+        old = self.loss.name
+        self.loss = new
+        if not self.cfg.extra.get("n_critic_given"):
+            self.n_critic = new.n_critic
+        self.swaps.append({"step": self.step, "from": old, "to": new.name})
+        self.health.reset()
+        self.feed.update(loss=new.name)
+        self._event("swap", f"loss {old} -> {new.name} at step {self.step}", **{"from": old, "to": new.name})
+
+    def _rollback(self, lr_scale: float, loss_name: str | None) -> None:
+        if self.good_state is None:
+            self._event("warning", "nothing to roll back to yet")
+            return
+        s = self.good_state
+        g = getattr(self.G, "_orig_mod", self.G)
+        d = getattr(self.D, "_orig_mod", self.D)
+        g.load_state_dict(s["G"])
+        d.load_state_dict(s["D"])
+        self.opt_g.load_state_dict(s["opt_g"])
+        self.opt_d.load_state_dict(s["opt_d"])
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] *= lr_scale
+        if loss_name:
+            self.swap_loss(loss_name)
+        self.health.reset()
+        self.paused = False
+        self.feed.update(state="running", message="")
+        # Steps keep counting forward so history and the run directory stay monotonic; the weights are
+        # those of the good state.
+        self._event("rollback", f"rolled back to the weights of step {s['step']} (lr x{lr_scale:g})",
+                    to_step=s["step"], lr_scale=lr_scale)
+
+    def _wait_paused(self) -> str | None:
+        while self.paused:
+            if self.control.stop_event.is_set():
+                return "stop"
+            cmd = self.control.wait(0.1)
+            if cmd is not None and self._apply(cmd) == "stop":
+                return "stop"
+        return None

@@ -1,0 +1,104 @@
+"""Headless progress: a compact rich line on a terminal, plain periodic lines in a log file.
+
+It only reads the Feed (a few times a second) so the trainer never waits for it.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import TextIO
+
+from ganterm.gan.feed import Feed, Snapshot
+
+_SHOW_EVENTS = ("start", "checkpoint", "swap", "alert", "warning", "error", "rollback", "pause", "resume", "end",
+                "quality")
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds == float("inf"):
+        return "--:--"
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def status_line(snap: Snapshot) -> str:
+    pct = 100.0 * snap.step / snap.total_steps if snap.total_steps else 0.0
+    return (
+        f"step {snap.step}/{snap.total_steps} ({pct:.0f}%)  D {snap.d_loss:.4f}  G {snap.g_loss:.4f}  "
+        f"D(x) {snap.d_real:.3f}  D(G(z)) {snap.d_fake:.3f}  {snap.steps_per_s:.1f} steps/s  "
+        f"ETA {format_eta(snap.eta_s)}"
+    )
+
+
+class HeadlessReporter:
+    def __init__(self, feed: Feed, stream: TextIO | None = None, interval: float = 0.25,
+                 plain_every: float = 10.0) -> None:
+        self.feed = feed
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.interval = interval
+        self.plain_every = plain_every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ganterm-report", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        if self.tty:
+            self._run_rich()
+        else:
+            self._run_plain()
+
+    def _print_events(self, since: int, printer) -> int:
+        update = self.feed.read(since)
+        for ev in update.events:
+            if ev.kind in _SHOW_EVENTS:
+                printer(f"[{ev.kind}] step {ev.step}: {ev.message}")
+        return update.version
+
+    def _run_plain(self) -> None:
+        version, last_line = 0, 0.0
+
+        def out(line: str) -> None:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+        while True:
+            stopping = self._stop.wait(self.interval)
+            version = self._print_events(version, out)
+            snap = self.feed.snapshot
+            now = time.monotonic()
+            if snap.step and snap.state in ("running", "paused") and now - last_line >= self.plain_every:
+                out(status_line(snap))
+                last_line = now
+            if stopping:
+                out(status_line(self.feed.snapshot))
+                return
+
+    def _run_rich(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        console = Console(file=self.stream)
+        columns = (TextColumn("[bold]{task.fields[state]}"), BarColumn(bar_width=20),
+                   TextColumn("{task.fields[line]}"))
+        version = 0
+        with Progress(*columns, console=console, transient=False, refresh_per_second=4) as progress:
+            task = progress.add_task("train", total=None, state="starting", line="")
+            while True:
+                stopping = self._stop.wait(self.interval)
+                version = self._print_events(version, progress.console.print)
+                snap = self.feed.snapshot
+                progress.update(task, total=snap.total_steps or None, completed=snap.step,
+                                state=snap.state.upper(), line=status_line(snap) if snap.step else snap.message)
+                if stopping:
+                    return
