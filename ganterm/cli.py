@@ -227,6 +227,26 @@ def _load_ckpt_arg(path: Path) -> dict:
     return load_checkpoint(path)
 
 
+@app.command("eval")
+def eval_(
+    ckpt: Annotated[Path, typer.Argument(help="A checkpoint (.pt) or a run directory (its newest checkpoint).")],
+    n: Annotated[int, typer.Option("--n", "-n", help="Samples to evaluate (PacGAN protocol: 2500).")] = 2500,
+    seed: Annotated[int, typer.Option(help="Noise seed.")] = 0,
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Dataset cache (image data, FCD).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Score a checkpoint: modes and high-quality samples for ring/grid (PacGAN), FCD for images."""
+    import json
+
+    if n <= 1:
+        raise UsageError(f"--n must be an integer > 1, got {n}")
+    ckpt_data = _load_ckpt_arg(ckpt)
+    from ganterm.eval.quality import evaluate_checkpoint, format_quality
+
+    result = evaluate_checkpoint(ckpt_data, n=n, seed=seed, data_dir=data_dir)
+    print(json.dumps(result) if as_json else format_quality(result))
+
+
 @app.command()
 def datasets(
     data_dir: Annotated[str | None, typer.Option("--data-dir", help="Dataset cache to inspect.")] = None,

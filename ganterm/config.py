@@ -22,17 +22,17 @@ ON_NAN = ("pause", "rollback", "stop")
 _IMAGE_BASE: dict[str, Any] = {
     "model": "mlp", "loss": "ns", "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999),
     "n_critic": 1, "z_dim": 100, "image_size": 28, "channels": 1, "steps": 10_000,
-    "sample_every": 100, "ckpt_every": 1000,
+    "sample_every": 100, "ckpt_every": 1000, "eval_every": 0,
 }
 RECIPES: dict[str, dict[str, Any]] = {
     "ring": {
         "model": "toy", "loss": "ns", "batch_size": 256, "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.5, 0.999),
-        "n_critic": 1, "z_dim": 16, "steps": 3000, "sample_every": 50, "ckpt_every": 1000,
+        "n_critic": 1, "z_dim": 16, "steps": 3000, "sample_every": 50, "ckpt_every": 1000, "eval_every": 500,
         "image_size": 0, "channels": 0,
     },
     "grid": {
         "model": "toy", "loss": "ns", "batch_size": 256, "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.5, 0.999),
-        "n_critic": 1, "z_dim": 16, "steps": 5000, "sample_every": 50, "ckpt_every": 1000,
+        "n_critic": 1, "z_dim": 16, "steps": 5000, "sample_every": 50, "ckpt_every": 1000, "eval_every": 500,
         "image_size": 0, "channels": 0,
     },
     "shapes": {**_IMAGE_BASE, "steps": 1500, "sample_every": 50, "ckpt_every": 500},

@@ -66,6 +66,7 @@ class Trainer:
         self.step = 0
         self.paused = False
         self.last_checkpoint: Path | None = None
+        self._saved_step = -1
 
     # ------------------------------------------------------------------------------------------
     # setup: device, data, models (scratch or resume), optimizers, fixed noise, run directory
@@ -254,6 +255,10 @@ class Trainer:
         if ckpt.get("health"):
             self.health.load_state_dict(ckpt["health"])
 
+    def _weights_finite(self) -> bool:
+        with torch.no_grad():
+            return all(bool(torch.isfinite(p).all()) for p in [*self.g_params, *self.d_params])
+
     def _remember_good_state(self) -> None:
         """An in-memory copy to roll back to without touching the disk."""
         g = getattr(self.G, "_orig_mod", self.G)
@@ -325,6 +330,8 @@ class Trainer:
                 self._publish_samples()
             if self.step % int(cfg.ckpt_every) == 0:
                 self._save("periodic")
+            if cfg.eval_every and self.step % int(cfg.eval_every) == 0:
+                self._evaluate()
         if pending:
             self._flush(pending_steps, pending)
         self._publish_samples()
@@ -430,6 +437,19 @@ class Trainer:
             for alert in self.health.observe_samples(self.step, frame.data):
                 self._on_alert(alert)
 
+    def _evaluate(self) -> None:
+        """The run's quality figure (PacGAN modes/HQ for 2-D data, FCD for images), in this thread."""
+        from ganterm.eval.quality import evaluate_generator
+
+        try:
+            q = evaluate_generator(self.G, self.data, seed=self.cfg.seed, device=self.device)
+        except Exception as e:  # evaluation must never kill training
+            self._event("warning", f"quality evaluation failed: {type(e).__name__}: {e}")
+            return
+        self.feed.update(quality=q)
+        text = ", ".join(f"{k} {v:.4g}" for k, v in q.items())
+        self._event("quality", f"quality at step {self.step}: {text}", **q)
+
     def _event(self, kind: str, message: str, step: int | None = None, **data: Any) -> None:
         ev = self.feed.event(kind, message, self.step if step is None else step, **data)
         if getattr(self, "writer", None) is not None:
@@ -446,6 +466,12 @@ class Trainer:
             return None
 
     def _save(self, reason: str) -> Path | None:
+        if reason in ("final", "stop", "error") and self._saved_step == self.step:
+            return self.last_checkpoint  # the periodic save of this very step already holds it
+        if not self._weights_finite():
+            self._event("warning", f"not saving non-finite weights at step {self.step}; "
+                        f"last good checkpoint: {self.last_checkpoint}")
+            return None
         path = self.writer.checkpoint_path(self.step)
         payload = self.state_payload()
         try:
@@ -456,6 +482,7 @@ class Trainer:
                             f"previous one kept: {self.last_checkpoint}")
             return None
         self.last_checkpoint = path
+        self._saved_step = self.step
         if math.isfinite(self.feed.snapshot.d_loss) and math.isfinite(self.feed.snapshot.g_loss):
             self._remember_good_state()
         self._event("checkpoint", f"saved {path} ({reason})", path=str(path), reason=reason)

@@ -1,0 +1,419 @@
+"""Loss charts as ANSI text, drawn by plotext 6 (its public `plotext.figure` API), plus the numpy around it.
+
+plotext's cost grows with the points it is given, so every series is first cut down to a couple of points per
+terminal column (`downsample_mean`, `downsample_minmax`): a redraw then costs the same for 1e3 or 1e7 steps.
+plotext 6's C kernel aborts the whole process on NaN coordinates, so only finite points ever reach it.
+plotext draws on one module-global figure: a lock makes concurrent renders take turns.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotext as plt
+
+from ganterm.gan.history import Series
+
+WAITING = "waiting for data"
+_LOCK = threading.Lock()
+# Points per terminal column. Braille draws 2 across a cell; plotext spends ~10 us per point in Python, so
+# the dotted min/max band gets one point per 2 columns to keep a 120x30 redraw near 10 ms.
+_LINE_POINTS_PER_COLUMN = 2
+_BAND_COLUMNS_PER_POINT = 2
+_BAND_STYLE = "dim"
+
+
+@dataclass
+class ChartSeries:
+    """One line: `y` over `x`, and optionally a min/max band `lo`..`hi` around it.
+
+    `color` is a plotext colour: a name ("red", "blue+", "orange", ...), "0".."255", or "#rrggbb".
+    """
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    color: str
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+
+    @classmethod
+    def from_history(cls, series: Series, name: str, color: str, band: bool = True) -> ChartSeries:
+        """A MetricHistory column (`history.series(column)`): its mean as the line, min/max as the band."""
+        return cls(
+            name, series.x, series.mean, color, series.lo if band else None, series.hi if band else None
+        )
+
+
+# -- numpy helpers -----------------------------------------------------------------------------
+def _buckets(x: np.ndarray, n_buckets: int) -> np.ndarray:
+    """Start index of each non-empty bucket when sorted x is cut into n_buckets equal x ranges."""
+    span = x[-1] - x[0]
+    if span <= 0:
+        return np.zeros(1, np.int64)
+    index = np.minimum(((x - x[0]) * (n_buckets / span)).astype(np.int64), n_buckets - 1)
+    return np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+
+
+def _sorted_finite_x(x: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
+    x = np.asarray(x, np.float64)
+    ys = tuple(np.asarray(y, np.float64) for y in ys)
+    keep = np.isfinite(x)
+    if not keep.all():
+        x, ys = x[keep], tuple(y[keep] for y in ys)
+    if x.size > 1 and np.any(x[1:] < x[:-1]):
+        order = np.argsort(x, kind="stable")
+        x, ys = x[order], tuple(y[order] for y in ys)
+    return (x, *ys)
+
+
+def downsample_minmax(
+    x: np.ndarray, y_lo: np.ndarray, y_hi: np.ndarray, n_buckets: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut the x range into n_buckets equal parts: mean x, min of y_lo and max of y_hi per non-empty part.
+
+    NaNs are ignored (a part with only NaNs gives NaN); the global min and max therefore survive. Points
+    with a non-finite x are dropped; unsorted x is sorted first. Inputs no longer than n_buckets come back
+    as they are.
+    """
+    x, y_lo, y_hi = _sorted_finite_x(x, y_lo, y_hi)
+    if x.size <= n_buckets or x.size == 0:
+        return x, y_lo, y_hi
+    starts = _buckets(x, max(1, n_buckets))
+    counts = np.diff(starts, append=x.size)
+    return (
+        np.add.reduceat(x, starts) / counts,
+        np.fmin.reduceat(y_lo, starts),  # fmin/fmax skip NaN where plain min/max would spread it
+        np.fmax.reduceat(y_hi, starts),
+    )
+
+
+def downsample_mean(x: np.ndarray, y: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Like `downsample_minmax`, but one value per part: the mean of its finite y (NaN when there is none)."""
+    x, y = _sorted_finite_x(x, y)
+    if x.size <= n_buckets or x.size == 0:
+        return x, y
+    starts = _buckets(x, max(1, n_buckets))
+    counts = np.diff(starts, append=x.size)
+    finite = np.isfinite(y)
+    sums = np.add.reduceat(np.where(finite, y, 0.0), starts)
+    n_finite = np.add.reduceat(finite.astype(np.int64), starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n_finite > 0, sums / n_finite, np.nan)
+    return np.add.reduceat(x, starts) / counts, mean
+
+
+def ema(values: np.ndarray, weight: float = 0.6) -> np.ndarray:
+    """TensorBoard's smoothing: an exponential moving average with bias correction (weight 0 = none).
+
+    Non-finite values are passed through and skipped, as TensorBoard does. Vectorised in blocks short enough
+    that weight ** -block stays far from overflow.
+    """
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"ema weight must be in [0, 1), got {weight}")
+    values = np.asarray(values, np.float64)
+    out = values.copy()
+    finite = np.isfinite(values)
+    v = values[finite]
+    if weight == 0.0 or v.size == 0:
+        return out
+    block = max(1, int(100 / -math.log10(weight)))
+    smoothed = np.empty_like(v)
+    carry = 0.0  # the running (biased) average at the end of the previous block
+    for start in range(0, v.size, block):
+        chunk = v[start : start + block]
+        power = weight ** np.arange(chunk.size)
+        # avg_j = w^(j+1) * carry + (1 - w) * sum_{i<=j} w^(j-i) * v_i
+        run = weight * power * carry + (1.0 - weight) * power * np.cumsum(chunk / power)
+        smoothed[start : start + chunk.size] = run
+        carry = run[-1]
+    smoothed /= 1.0 - weight ** np.arange(1, v.size + 1)
+    out[finite] = smoothed
+    return out
+
+
+def symlog(y: np.ndarray | float, linthresh: float = 1.0) -> np.ndarray:
+    """sign(y) * log10(1 + |y| / linthresh): a log-like scale that keeps 0 and negatives (WGAN critics)."""
+    y = np.asarray(y, np.float64)
+    return np.sign(y) * np.log10(1.0 + np.abs(y) / linthresh)
+
+
+def symlog_inverse(s: np.ndarray | float, linthresh: float = 1.0) -> np.ndarray:
+    """The y whose symlog is s."""
+    s = np.asarray(s, np.float64)
+    return np.sign(s) * linthresh * (10.0 ** np.abs(s) - 1.0)
+
+
+def nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
+    """About n round values (steps of 1, 2, 2.5 or 5 x 10^k) inside [lo, hi]."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or n < 1:
+        return np.zeros(0)
+    if hi <= lo:
+        return np.array([lo])
+    raw = (hi - lo) / max(n - 1, 1)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks = np.arange(first, hi + step * 1e-9, step)
+    return np.where(np.abs(ticks) < step * 1e-9, 0.0, ticks)  # -0.0 and 1e-17 read as 0
+
+
+def symlog_ticks(
+    lo: float, hi: float, linthresh: float = 1.0, max_ticks: int = 6
+) -> tuple[np.ndarray, list[str]]:
+    """Tick positions (in symlog space) and labels (in data space) for data between lo and hi.
+
+    Ticks sit at 0 and at powers of ten of either sign; a range too narrow to hold two of them gets
+    linear round values instead.
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return np.zeros(0), []
+    big = max(abs(lo), abs(hi), linthresh)
+    # below linthresh the scale is nearly linear: decades start at linthresh's own
+    decades = 10.0 ** np.arange(math.floor(math.log10(linthresh)), math.ceil(math.log10(big)) + 1)
+    values = np.concatenate([-decades[::-1], [0.0], decades])
+    values = values[(values >= lo) & (values <= hi)]
+    if values.size > max_ticks:
+        # thin the decades evenly, always keeping the outermost ones
+        keep = np.unique(np.rint(np.linspace(0, values.size - 1, max_ticks)).astype(int))
+        values = values[keep]
+    if values.size < 2:
+        values = nice_ticks(lo, hi, max(2, max_ticks - 1))
+    return symlog(values, linthresh), [format_number(v) for v in values]
+
+
+def format_number(value: float) -> str:
+    """A short label: 0, 0.25, 12.5, 3k, 1.2M, 1e-04."""
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    if magnitude < 1e-2:
+        return f"{value:.0e}"
+    return f"{value:.3g}"
+
+
+# -- plotext ------------------------------------------------------------------------------------
+def _plotext_color(color: str) -> str | int | tuple[int, int, int]:
+    if color.startswith("#") and len(color) == 7:
+        return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+    return int(color) if color.isdigit() else color
+
+
+def _finite(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
+    keep = np.isfinite(x) & np.isfinite(y)
+    return x[keep].tolist(), y[keep].tolist()
+
+
+def placeholder(width: int, height: int, message: str = WAITING, title: str = "") -> str:
+    """A width x height block of plain text with `message` in the middle (and `title` on the first line)."""
+    if width <= 0 or height <= 0:
+        return ""
+    lines = [" " * width] * height
+    lines[height // 2] = message[:width].center(width)
+    if title and height > 1:
+        lines[0] = title[:width].center(width)
+    return "\n".join(lines)
+
+
+def _draw_signal(
+    fig, x: list[float], y: list[float], color, style: str | None = None, lines: bool = True
+) -> None:
+    if x:
+        fig.draw(fig.signal(x, y, marker=plt.marker("braille", plt.pixel(color, None, style))).lines(lines))
+
+
+def _header(title: str, entries: Sequence[tuple[str, str]], width: int, colors: bool) -> str:
+    """One line of `width` cells: the title, then "━ name" in each series' colour, as many as fit, centred."""
+    plain = [title[:width]] if title else []
+    shown = []
+    for name, color in entries:
+        entry = f"━ {name}"
+        if len("  ".join([*plain, entry])) > width:
+            break
+        plain.append(entry)
+        shown.append(plt.colorize(entry, plt.pixel(_plotext_color(color))).string(colorless=not colors))
+    used = len("  ".join(plain))
+    left = (width - used) // 2
+    text = "  ".join(([title[:width]] if title else []) + shown)
+    return " " * left + text + " " * (width - left - used)
+
+
+def _plot(
+    fig,
+    width: int,
+    height: int,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    x_label: str,
+    y_ticks: tuple[np.ndarray, list[str]] | None = None,
+) -> tuple[float, float, float, float]:
+    """Size, limits and ticks of the current figure; returns the limits actually used (x0, x1, y0, y1)."""
+    (x0, x1), (y0, y1) = x_range, y_range
+    if x1 <= x0:
+        x0, x1 = x0 - 0.5, x1 + 0.5
+    if y1 <= y0:
+        pad = max(abs(y0) * 0.1, 0.5)
+        y0, y1 = y0 - pad, y1 + pad
+    plt.terminal.limit(False, False)  # the widget, not the terminal plotext sees, decides the size
+    fig.theme("simple")  # no background colours: the widget's own background shows through
+    fig.plot_size(width, height)
+    if x_label:
+        fig.label(x_label, axis="x")
+    fig.ruler(axis="x").lim(x0, x1)
+    fig.ruler(axis="y").lim(y0, y1)
+    x_ticks = nice_ticks(x0, x1, max(2, width // 14))
+    fig.ruler(axis="x").ticks(x_ticks.tolist(), [format_number(v) for v in x_ticks])
+    if y_ticks is None:
+        positions = nice_ticks(y0, y1, max(2, height // 4))
+        y_ticks = positions, [format_number(v) for v in positions]
+    # plotext wants plain floats: numpy scalars lose their labels
+    fig.ruler(axis="y").ticks(np.asarray(y_ticks[0], np.float64).tolist(), list(y_ticks[1]))
+    return x0, x1, y0, y1
+
+
+def _prepare(
+    s: ChartSeries, columns: int, log: bool, smoothing: float
+) -> list[tuple[list[float], list[float]]]:
+    """The series' line and, when it has one, its band edges: finite, cut down, smoothed, transformed."""
+    x, y = downsample_mean(s.x, s.y, columns * _LINE_POINTS_PER_COLUMN)
+    if smoothing:
+        y = ema(y, smoothing)
+    parts = [(x, y)]
+    if s.lo is not None and s.hi is not None:
+        bx, lo, hi = downsample_minmax(s.x, s.lo, s.hi, max(1, columns // _BAND_COLUMNS_PER_POINT))
+        parts += [(bx, lo), (bx, hi)]
+    return [_finite(px, symlog(py) if log else py) for px, py in parts]
+
+
+def render_line_chart(
+    series: Sequence[ChartSeries],
+    width: int,
+    height: int,
+    *,
+    title: str = "",
+    log: bool = False,
+    markers: Sequence[tuple[float, str]] = (),
+    x_label: str = "step",
+    colors: bool = True,
+    smoothing: float = 0.0,
+) -> str:
+    """The chart as `height` lines of `width` cells (ANSI colours unless colors=False), no trailing newline.
+
+    The first line holds the title and a legend of the series names in their colours. Each series is cut to
+    2 points per column before plotting, its band (lo/hi, dim dots) to one per 2 columns; `smoothing` is an
+    `ema` weight applied to the cut-down line, as TensorBoard smooths its sampled points. `log` draws y on a
+    symlog scale (negative values allowed). `markers` are (x, label) vertical lines, e.g. a loss swap; those
+    outside the data's x range are left out. With no finite point at all the result is `placeholder(...)`.
+    """
+    if width <= 0 or height <= 0:
+        return ""
+    columns = max(1, width - 8)  # roughly the canvas, without the y tick labels and frame
+    prepared = [(s, _prepare(s, columns, log, smoothing)) for s in series]
+    drawn = [(x, y) for _, parts in prepared for x, y in parts if x]
+    if not drawn:
+        return placeholder(width, height, title=title)
+    header = _header(title, [(s.name, s.color) for s, parts in prepared if parts[0][0]], width, colors)
+    if height < 3:  # no room for a plot: the legend alone
+        return "\n".join([header] + [" " * width] * (height - 1))
+    x_range = (min(x[0] for x, _ in drawn), max(x[-1] for x, _ in drawn))
+    y_range = (min(min(y) for _, y in drawn), max(max(y) for _, y in drawn))
+
+    with _LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # plotext warns on tiny sizes; the result is still usable
+        fig = plt.figure
+        fig.clear()
+        for s, parts in prepared:
+            color = _plotext_color(s.color)
+            for x, y in parts[1:]:
+                _draw_signal(fig, x, y, color, _BAND_STYLE, lines=False)
+            _draw_signal(fig, *parts[0], color)
+        y_ticks = None
+        if log:
+            lo, hi = (float(v) for v in symlog_inverse(np.array(y_range)))
+            y_ticks = symlog_ticks(lo, hi, 1.0, max(2, height // 4))
+        x0, x1, _, y1 = _plot(fig, width, height - 1, x_range, y_range, x_label, y_ticks)
+        _draw_markers(fig, markers, x0, x1, y1, columns)
+        body = fig.build().string(colorless=not colors)
+    return header + "\n" + body.rstrip("\n")
+
+
+def _draw_markers(
+    fig, markers: Sequence[tuple[float, str]], x0: float, x1: float, top: float, columns: int
+) -> None:
+    """Grey vertical lines, each labelled at the top where the label does not run into the previous one."""
+    free_from = -1.0  # first canvas column not yet covered by a label
+    for position, label in sorted(markers):
+        if not x0 <= position <= x1:
+            continue
+        fig.line(position, orientation=1, pixel=plt.pixel("gray"))
+        col = (position - x0) / (x1 - x0) * columns
+        if not label:
+            continue
+        right = col + len(label) + 1 <= columns
+        start = col if right else col - len(label)
+        if start >= free_from:
+            fig.draw(fig.text(position, top, label, alignment="left" if right else "right"))
+            free_from = start + len(label) + 1
+
+
+def _one_per_dot(points: np.ndarray, low: np.ndarray, high: np.ndarray, dots: tuple[int, int]) -> np.ndarray:
+    """The points, keeping only the first that lands on each braille dot: what is drawn does not change."""
+    span = np.where(high > low, high - low, 1.0)
+    cell = np.minimum(((points - low) / span * dots).astype(np.int64), np.array(dots) - 1)
+    _, first = np.unique(cell[:, 0] * dots[1] + cell[:, 1], return_index=True)
+    return points[np.sort(first)]
+
+
+def render_scatter(
+    real: np.ndarray | None,
+    fake: np.ndarray | None,
+    width: int,
+    height: int,
+    *,
+    colors: bool = True,
+    max_points: int = 800,
+) -> str:
+    """Real (grey) against generated (orange) (N, 2) points, as `height` lines of `width` cells.
+
+    The first line is a legend. Points that would light the same braille dot are drawn once, and each cloud
+    is then cut to `max_points` by an even stride (not a random draw, so frames do not flicker).
+    No point at all gives `placeholder(...)`.
+    """
+    if width <= 0 or height <= 0:
+        return ""
+    clouds = []
+    for name, points, color in (("real", real, "gray"), ("fake", fake, "orange")):
+        points = np.zeros((0, 2)) if points is None else np.asarray(points, np.float64).reshape(-1, 2)
+        clouds.append((name, points[np.isfinite(points).all(axis=1)], color))
+    every = np.concatenate([p for _, p, _ in clouds])
+    if every.size == 0:
+        return placeholder(width, height)
+    header = _header("", [(name, color) for name, p, color in clouds if len(p)], width, colors)
+    if height < 3:  # no room for a plot: the legend alone
+        return "\n".join([header] + [" " * width] * (height - 1))
+    low, high = every.min(axis=0), every.max(axis=0)
+    dots = (max(1, width - 8) * 2, max(1, height - 4) * 4)  # braille: 2 x 4 dots a cell
+    for i, (name, points, color) in enumerate(clouds):
+        if len(points):
+            points = _one_per_dot(points, low, high, dots)
+            clouds[i] = (name, points[:: math.ceil(len(points) / max_points)], color)
+
+    with _LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = plt.figure
+        fig.clear()
+        for _, points, color in clouds:
+            if len(points):
+                marker = plt.marker("braille", plt.pixel(color))
+                fig.draw(fig.signal(points[:, 0].tolist(), points[:, 1].tolist(), marker=marker))
+        _plot(fig, width, height - 1, (low[0], high[0]), (low[1], high[1]), "")
+        body = fig.build().string(colorless=not colors)
+    return header + "\n" + body.rstrip("\n")

@@ -1,0 +1,167 @@
+"""The trainer end to end in-process: small runs on the CPU."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ganterm.config import TrainConfig, resolve
+from ganterm.gan.checkpoint import load_checkpoint
+from ganterm.gan.control import Control
+from ganterm.gan.feed import Feed
+from ganterm.gan.train import Trainer
+
+
+def make_cfg(tmp_path: Path, **kw) -> TrainConfig:
+    base = dict(dataset="ring", steps=60, batch_size=64, out=str(tmp_path / "run"), sample_every=20,
+                ckpt_every=30, publish_every=5, seed=3)
+    base.update(kw)
+    return resolve(TrainConfig(**base))
+
+
+def metrics(run_dir: Path) -> dict[int, dict]:
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r for r in rows}
+
+
+def test_trainer_imports_no_ui():
+    code = ("import sys, ganterm.gan.train, ganterm.gan.rundir, ganterm.gan.health; "
+            "bad=[m for m in sys.modules if m.split('.')[0] in ('textual','rich','plotext')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_run_dir_contents_and_checkpoint(tmp_path):
+    cfg = make_cfg(tmp_path)
+    t = Trainer(cfg)
+    t.run()
+    run = tmp_path / "run"
+    assert json.loads((run / "config.json").read_text())["dataset"] == "ring"
+    m = metrics(run)
+    assert sorted(m) == list(range(1, 61))
+    assert all(np.isfinite(m[s]["d_loss"]) for s in m)
+    ckpts = sorted((run / "checkpoints").glob("*.pt"))
+    assert [p.name for p in ckpts] == ["ckpt_0000030.pt", "ckpt_0000060.pt"]
+    ck = load_checkpoint(ckpts[-1])
+    assert ck["step"] == 60 and ck["data_kind"] == "points" and ck["fixed_noise"].shape == (1000, cfg.z_dim)
+    # weights_only loading is the contract: plain data only
+    torch.load(ckpts[-1], weights_only=True)
+    events = [json.loads(x)["kind"] for x in (run / "events.jsonl").read_text().splitlines()]
+    assert events[0] == "start" and events[-1] == "end" and events.count("checkpoint") == 2
+    frames = t.feed.frames()
+    assert frames[-1].kind == "points" and frames[-1].data.shape == (1000, 2)
+
+
+@pytest.mark.parametrize("dataset,model,loss", [("ring", "toy", "ns"), ("shapes", "mlp", "ns"),
+                                                 ("shapes", "dcgan", "wgan-gp")])
+def test_resume_is_exact(tmp_path, dataset, model, loss):
+    # dcgan + wgan-gp is the slow, stateful case (BatchNorm-free critic, 5 critic steps, GP noise)
+    kw = dict(dataset=dataset, model=model, loss=loss, steps=12, ckpt_every=6, batch_size=16)
+    if loss == "wgan-gp":
+        kw.update(steps=6, ckpt_every=3, batch_size=8, n_critic=2)
+    if dataset == "shapes":
+        kw["image_size"] = 28
+    full = make_cfg(tmp_path / "a", **kw)
+    Trainer(full).run()
+    half = kw["ckpt_every"]
+    ckpt = tmp_path / "a" / "run" / "checkpoints" / f"ckpt_{half:07d}.pt"
+    resumed = make_cfg(tmp_path / "b", resume=str(ckpt), **kw)
+    Trainer(resumed).run()
+    a, b = metrics(tmp_path / "a" / "run"), metrics(tmp_path / "b" / "run")
+    assert sorted(b) == list(range(half + 1, 2 * half + 1))
+    for s in range(half + 1, 2 * half + 1):
+        for k in ("d_loss", "g_loss", "grad_g"):
+            assert a[s][k] == b[s][k], (s, k, a[s][k], b[s][k])
+
+
+def test_swap_loss_mid_run_keeps_models_and_records(tmp_path):
+    cfg = make_cfg(tmp_path, steps=150, publish_every=1)
+    feed, control = Feed(), Control()
+    t = Trainer(cfg, feed, control)
+    th = threading.Thread(target=t.run)
+    th.start()
+    while feed.snapshot.step < 20:
+        time.sleep(0.01)
+    g_before, opt_before = t.G, t.opt_g
+    control.swap_loss("hinge")
+    control.swap_loss("wgan-gp")
+    th.join()
+    assert t.G is g_before and t.opt_g is opt_before
+    assert [s["to"] for s in t.swaps] == ["hinge", "wgan-gp"]
+    assert t.loss.name == "wgan-gp" and t.n_critic == 5
+    ck = load_checkpoint(sorted((tmp_path / "run" / "checkpoints").glob("*.pt"))[-1])
+    assert [s["to"] for s in ck["swaps"]] == ["hinge", "wgan-gp"] and ck["loss_name"] == "wgan-gp"
+    kinds = [e.kind for e in feed.events()]
+    assert kinds.count("swap") == 2
+
+
+def test_pause_resume_checkpoint_stop(tmp_path):
+    cfg = make_cfg(tmp_path, steps=100_000, ckpt_every=100_000, publish_every=1)
+    feed, control = Feed(), Control()
+    t = Trainer(cfg, feed, control)
+    th = threading.Thread(target=t.run)
+    th.start()
+    while feed.snapshot.step < 5:
+        time.sleep(0.01)
+    control.pause()
+    deadline = time.time() + 10
+    while feed.snapshot.state != "paused" and time.time() < deadline:
+        time.sleep(0.01)
+    paused_at = feed.snapshot.step
+    time.sleep(0.3)
+    assert feed.snapshot.step == paused_at and feed.snapshot.state == "paused"
+    control.checkpoint()  # applied while paused
+    deadline = time.time() + 10
+    while not any(e.kind == "checkpoint" for e in feed.events()) and time.time() < deadline:
+        time.sleep(0.01)
+    control.resume()
+    while feed.snapshot.step < paused_at + 5:
+        time.sleep(0.01)
+    control.stop()
+    th.join(timeout=30)
+    assert not th.is_alive()
+    assert feed.snapshot.state == "stopped"
+    ckpts = sorted((tmp_path / "run" / "checkpoints").glob("*.pt"))
+    assert len(ckpts) == 2  # the manual one and the final one
+    assert load_checkpoint(ckpts[-1])["step"] == feed.snapshot.step
+
+
+def test_nan_is_caught_at_its_step_and_rolled_back(tmp_path):
+    cfg = make_cfg(tmp_path, steps=80, ckpt_every=20, on_nan="rollback", extra={"inject_nan_at": 33})
+    feed = Feed()
+    t = Trainer(cfg, feed)
+    t.run()
+    alerts = [e for e in feed.events() if e.kind == "alert" and e.data.get("alert") == "nonfinite"]
+    assert alerts and alerts[0].step == 33
+    rb = [e for e in feed.events() if e.kind == "rollback"]
+    assert rb and rb[0].data["to_step"] == 20
+    m = metrics(tmp_path / "run")
+    assert all(np.isfinite(m[s]["d_loss"]) for s in range(34, 81))  # training went on healthily
+    assert t.opt_d.param_groups[0]["lr"] == pytest.approx(cfg.lr_d * 0.5)
+    final = load_checkpoint(sorted((tmp_path / "run" / "checkpoints").glob("*.pt"))[-1])
+    assert all(torch.isfinite(v).all() for v in final["G"].values())
+
+
+def test_nan_pauses_by_default(tmp_path):
+    cfg = make_cfg(tmp_path, steps=1000, extra={"inject_nan_at": 7})
+    feed, control = Feed(), Control()
+    t = Trainer(cfg, feed, control)
+    th = threading.Thread(target=t.run)
+    th.start()
+    deadline = time.time() + 30
+    while feed.snapshot.state != "paused" and time.time() < deadline:
+        time.sleep(0.01)
+    assert feed.snapshot.state == "paused" and feed.snapshot.step == 7
+    control.rollback()
+    while feed.snapshot.state == "paused":
+        time.sleep(0.01)
+    control.stop()
+    th.join(timeout=30)
+    assert any(e.kind == "rollback" for e in feed.events())
