@@ -1,0 +1,98 @@
+"""Any folder of images (nested): decoded once with Pillow, resized, center-cropped, held in memory."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganterm.data.base import Dataset
+from ganterm.errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+# Below this many files the bar would only flicker.
+_PROGRESS_MIN_FILES = 200
+
+
+def find_images(root: Path) -> list[Path]:
+    """Image files under `root` by extension, in a stable order (hidden folders and files left out)."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [
+            Path(folder, f)
+            for f in sorted(files)
+            if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)
+        ]
+    return found
+
+
+def decode_image(path: Path, image_size: int, channels: int) -> np.ndarray | None:
+    """(S, S, channels) uint8: shorter side resized to S, then center-cropped; None if unreadable."""
+    from PIL import Image, ImageOps
+
+    mode = "L" if channels == 1 else "RGB"
+    try:
+        with Image.open(path) as im:
+            # JPEG can decode straight at a reduced scale that is still >= the target: much less work.
+            im.draft(mode, (image_size, image_size))
+            if im.mode != mode:
+                im = im.convert("RGBA").convert(mode) if im.mode == "P" else im.convert(mode)
+            im = ImageOps.fit(im, (image_size, image_size), Image.Resampling.BICUBIC)
+            return np.asarray(im, dtype=np.uint8).reshape(image_size, image_size, channels)
+    # Pillow raises many types for bad files (OSError, SyntaxError, DecompressionBombError...).
+    except Exception:
+        return None
+
+
+def _progress_bar(enabled: bool, total: int) -> Any:
+    if not enabled or total < _PROGRESS_MIN_FILES:
+        return nullcontext(None)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    return Progress(console=Console(stderr=True))
+
+
+def load_folder(
+    root: Path, *, image_size: int = 64, channels: int = 3, progress: bool = True, workers: int | None = None
+) -> Dataset:
+    """Every readable image under `root`; unreadable files are skipped and counted in info["skipped"]."""
+    from ganterm.data.convert import to_float_images
+
+    files = find_images(root)
+    if not files:
+        raise DataError(
+            f"no images in {root} (looked for {', '.join(IMAGE_EXTENSIONS)} files, nested too); "
+            "point folder: at a directory of images"
+        )
+    # Pillow releases the GIL while decoding and resizing, so threads scale with cores.
+    workers = workers or min(8, os.cpu_count() or 1)
+    decoded: list[np.ndarray | None] = []
+    with _progress_bar(progress, len(files)) as bar, ThreadPoolExecutor(workers) as pool:
+        task = bar.add_task(f"decoding {root.name or root}", total=len(files)) if bar is not None else None
+        for image in pool.map(decode_image, files, [image_size] * len(files), [channels] * len(files)):
+            decoded.append(image)
+            if task is not None:
+                bar.advance(task)
+    skipped = [str(p) for p, im in zip(files, decoded, strict=True) if im is None]
+    images = [im for im in decoded if im is not None]
+    if not images:
+        raise DataError(
+            f"none of the {len(files)} image files in {root} could be read (first: {skipped[0]}); "
+            "check that they are valid PNG or JPEG files"
+        )
+    stacked = np.stack(images).transpose(0, 3, 1, 2)
+    data = to_float_images(stacked, image_size, channels)
+    return Dataset(
+        name=f"folder:{root}",
+        kind="images",
+        shape=(channels, image_size, image_size),
+        size=len(data),
+        data=data,
+        info={"location": str(root), "skipped": len(skipped), "skipped_files": skipped[:10]},
+    )
