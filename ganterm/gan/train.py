@@ -58,8 +58,10 @@ def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, feed: Feed | None = None, control: Control | None = None) -> None:
+    def __init__(self, cfg: TrainConfig, feed: Feed | None = None, control: Control | None = None,
+                 *, progress: bool = False) -> None:
         self.cfg = cfg
+        self.progress = progress  # rich download/decode bars on stderr: headless only, they would tear a TUI
         self.feed = feed or Feed()
         self.control = control or Control()
         self.run_dir: Path | None = None
@@ -85,7 +87,7 @@ class Trainer:
 
         self.feed.update(message=f"loading dataset {cfg.dataset} ...")
         data = load_dataset(cfg.dataset, image_size=cfg.image_size or None, channels=cfg.channels or None,
-                            data_dir=cfg.data_dir, progress=True, seed=cfg.seed)
+                            data_dir=cfg.data_dir, progress=self.progress, seed=cfg.seed)
         if self.device.type != "cpu" and data.data is not None and self._fits_on_device(data.data):
             data = data.to(self.device)  # whole dataset on the GPU: no host-to-device copy per batch
         self.data = data
@@ -475,6 +477,9 @@ class Trainer:
         path = self.writer.checkpoint_path(self.step)
         payload = self.state_payload()
         try:
+            if not self.writer.ensure_exists():
+                self._event("warning", f"run directory {self.writer.path} was deleted; recreated it "
+                            "(checkpoints saved before are gone)")
             self.writer.checkpoints.mkdir(parents=True, exist_ok=True)
             save_checkpoint(path, payload)
         except OSError as e:

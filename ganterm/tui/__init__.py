@@ -1,0 +1,1 @@
+"""The live monitor: a Textual app over a Feed (train) or a checkpoint / run directory (view)."""

@@ -1,0 +1,157 @@
+"""The Textual app: thin. It owns one monitor screen and routes quitting through it.
+
+The CLI calls `run_train_app` / `run_view_app`; torch is imported only inside the workers they start,
+so the screen is up (and says it is loading) before torch has finished importing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+
+import textual.constants
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from ganterm.config import TrainConfig
+from ganterm.errors import CheckpointError
+from ganterm.gan.control import Control
+from ganterm.gan.feed import Feed
+from ganterm.render.terminal import detect_color_system
+from ganterm.tui.screens.monitor import MonitorScreen
+from ganterm.tui.screens.train import TrainScreen
+from ganterm.tui.screens.view import ViewScreen
+
+# Our names -> Rich's colour systems (None: no colour at all).
+RICH_COLOR_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard", "none": None}
+
+
+@contextmanager
+def _console_color_system(color_system: str):
+    """Textual reads its console's colour system from a module constant when the App is built."""
+    saved = textual.constants.COLOR_SYSTEM
+    textual.constants.COLOR_SYSTEM = RICH_COLOR_SYSTEMS.get(color_system, "auto")  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        textual.constants.COLOR_SYSTEM = saved  # type: ignore[misc]
+
+
+class GantermApp(App[None]):
+    CSS_PATH = "ganterm.tcss"
+    TITLE = "ganterm"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "quit", tooltip="quit (training stops after a final checkpoint)"),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+    ]
+
+    def __init__(self, monitor: MonitorScreen, color_system: str | None = None) -> None:
+        """`color_system` forces the colour depth; None lets Textual read it from the environment."""
+        if color_system is None:
+            super().__init__()
+        else:
+            with _console_color_system(color_system):
+                super().__init__()
+        self.monitor = monitor
+
+    def on_mount(self) -> None:
+        self.push_screen(self.monitor)
+
+    def action_quit(self) -> None:  # type: ignore[override]
+        self.monitor.request_quit()
+
+    def monitor_stop(self) -> None:
+        """Outside the event loop: stop the producer so the process can end."""
+        control = getattr(self.monitor, "control", None)
+        if control is not None:
+            control.stop("signal")
+
+
+def resolve_color_system(colors: str | None) -> str:
+    """The depth our own renderables draw in: forced by `colors`, else from the environment (NO_COLOR too)."""
+    return detect_color_system(os.environ, colors)
+
+
+def train_app(cfg: TrainConfig, colors: str | None = None) -> GantermApp:
+    """The app `ganterm train` runs (tests build it the same way)."""
+    feed, control = Feed(), Control()
+    feed.update(
+        state="starting",
+        dataset=cfg.dataset,
+        model=cfg.model or "",
+        loss=cfg.loss or "",
+        total_steps=cfg.steps or 0,
+        message="loading torch …",
+    )
+
+    def train() -> None:
+        from ganterm.gan.train import Trainer  # torch takes seconds to import: only inside the worker
+
+        Trainer(cfg, feed, control).run()
+
+    color_system = resolve_color_system(colors)
+    return GantermApp(
+        TrainScreen(feed, control, train, color_system=color_system), color_system if colors else None
+    )
+
+
+def view_app(path: Path, colors: str | None = None) -> GantermApp:
+    """The app `ganterm view PATH` runs: PATH a checkpoint file or a run directory."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no such checkpoint or run directory: {path}")
+    color_system = resolve_color_system(colors)
+    return GantermApp(ViewScreen(path, color_system=color_system), color_system if colors else None)
+
+
+@contextmanager
+def _quit_on_signals(app: GantermApp):
+    """SIGTERM, SIGHUP (the SSH link dropped) and an external SIGINT quit like `q`: final checkpoint, exit.
+
+    In raw mode Ctrl-C arrives as a key, not a signal; these come from outside. The handler runs on the
+    loop's own thread, so it only schedules the quit through the loop's thread-safe entry.
+    """
+
+    def handler(_signum: int, _frame: object) -> None:
+        try:
+            asyncio.get_running_loop().call_soon_threadsafe(app.action_quit)
+        except RuntimeError:  # before the loop runs or after it closed
+            app.monitor_stop()
+
+    sigs = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    saved = {s: signal.signal(s, handler) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, previous in saved.items():
+            signal.signal(s, previous)
+
+
+def run_app(app: GantermApp) -> int:
+    """Run until quit; a failure in the trainer or loader is re-raised once the terminal is restored."""
+    with _quit_on_signals(app):
+        app.run()
+    error = getattr(app.monitor, "error", None)
+    if error is not None:
+        raise error
+    return app.return_code or 0
+
+
+def run_train_app(cfg: TrainConfig, colors: str | None) -> int:
+    """Train `cfg` under the monitor; the exit code (0 after `q`, once the final checkpoint is written)."""
+    app = train_app(cfg, colors)
+    code = run_app(app)
+    run_dir = app.monitor.feed.snapshot.run_dir
+    if run_dir:
+        print(f"run directory: {run_dir}")
+    return code
+
+
+def run_view_app(path: Path, colors: str | None) -> int:
+    """View a checkpoint file or follow a run directory; the exit code."""
+    return run_app(view_app(path, colors))

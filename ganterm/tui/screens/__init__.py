@@ -1,0 +1,1 @@
+"""Screens: the shared monitor layout, its train and view variants, and small modals."""

@@ -1,0 +1,234 @@
+"""The layout shared by `train` and `view`: header, two charts, samples, events; polled from a Feed.
+
+The screen never receives a message per training step: a timer reads `feed.read(since=version)` a few
+times a second and does nothing when the version has not moved. Charts redraw at most every
+`chart_interval` seconds even when the history changes faster, because plotext holds the GIL the
+trainer thread also needs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from ganterm.gan.feed import MARKER_KINDS, Event, Feed, FeedUpdate, SampleFrame
+from ganterm.tui.screens.modals import HelpScreen
+from ganterm.tui.widgets.charts import ChartOptions, ChartView, Marker
+from ganterm.tui.widgets.events import EventLog
+from ganterm.tui.widgets.samples import SamplePanel
+from ganterm.tui.widgets.status import StatusLine
+
+POLL_HZ = 8.0
+CHART_INTERVAL_S = 0.5
+
+
+def marker_for(ev: Event) -> Marker:
+    if ev.kind == "swap":
+        to = ev.data.get("to")
+        return (float(ev.step), f"→{to}" if to else "swap")
+    if ev.kind == "checkpoint":
+        return (float(ev.step), "ckpt")
+    return (float(ev.step), ev.kind)
+
+
+# Keys every monitor has; screens list their own first so the footer shows those first.
+CHART_BINDINGS: list[BindingType] = [
+    Binding("s", "smoothing", "smooth", tooltip="cycle EMA smoothing 0 / 0.6 / 0.9 / 0.99"),
+    Binding("y", "log_scale", "log y", tooltip="toggle a symmetric-log y axis"),
+    Binding("g", "aux_chart", "D(x)/grad", tooltip="second chart: D(x) vs D(G(z)) or gradient norms"),
+    Binding("w", "window", "window", show=False, tooltip="full history / last 1,000 / last 200 steps"),
+    Binding(
+        "left_square_bracket",
+        "prev_frame",
+        "◂frame",
+        show=False,
+        key_display="[",
+        tooltip="step back through recorded sample frames",
+    ),
+    Binding(
+        "right_square_bracket",
+        "next_frame",
+        "frame▸",
+        show=False,
+        key_display="]",
+        tooltip="step forward (past the newest: follow live)",
+    ),
+    Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
+]
+
+
+class MonitorScreen(Screen[None]):
+    """Abstract: subclasses set BINDINGS to their own keys followed by CHART_BINDINGS."""
+
+    def __init__(
+        self,
+        feed: Feed,
+        *,
+        color_system: str = "truecolor",
+        poll_hz: float = POLL_HZ,
+        chart_interval: float = CHART_INTERVAL_S,
+    ) -> None:
+        super().__init__()
+        self.feed = feed
+        self.color_system = color_system
+        self.poll_hz = poll_hz
+        self.chart_interval = chart_interval
+        self.options = ChartOptions()
+        self.seen_version = -1
+        self.polls_with_work = 0  # reads that found a new version (tests check idle polls do nothing)
+        self._history_version = 0
+        self._charts_drawn_at = -math.inf
+        self._charts_pending = False
+        self._markers: list[Marker] = []
+        self._live: SampleFrame | None = None
+        self._browsing: SampleFrame | None = None  # a recorded frame picked with [ ], None = follow live
+        self._strips: dict[int, int] = {}  # id(frame) -> images per interpolation strip
+        self._notes: dict[int, str] = {}  # id(frame) -> what the frame is, when not the fixed noise
+
+    # -- layout --------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        with Horizontal(id="body"):
+            with Vertical(id="charts"):
+                yield ChartView(self.feed, "loss", id="loss-chart")
+                yield ChartView(self.feed, "aux", id="aux-chart")
+            with Vertical(id="side"):
+                yield SamplePanel(id="samples")
+                yield EventLog(id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for chart in self.query(ChartView):
+            chart.show(color_system=self.color_system)
+        self.poll_feed()
+        self.set_interval(1 / self.poll_hz, self.poll_feed)
+
+    # -- polling -------------------------------------------------------------------------------
+    def state_label(self) -> str | None:
+        """Overrides the snapshot's state in the header (e.g. while stopping)."""
+        return None
+
+    def poll_feed(self) -> None:
+        if self.feed.version == self.seen_version:
+            self._flush_charts()
+            return
+        first = self.seen_version < 0
+        update = self.feed.read(since=max(self.seen_version, 0))
+        self.seen_version = update.version
+        self.polls_with_work += 1
+        self.apply(update, backlog=first)
+
+    def refresh_status(self) -> None:
+        self.query_one(StatusLine).show(self.feed.snapshot, self.state_label())
+
+    def apply(self, update: FeedUpdate, *, backlog: bool = False) -> None:
+        self.query_one(StatusLine).show(update.snapshot, self.state_label())
+        if update.events:
+            self.query_one(EventLog).add(update.events)
+            new_markers = [marker_for(ev) for ev in update.events if ev.kind in MARKER_KINDS]
+            if new_markers:
+                self._markers.extend(new_markers)
+                self._charts_pending = True
+            if not backlog:
+                self.announce(update.events)
+        if update.history_changed:
+            self._history_version = update.version
+            self._charts_pending = True
+        if update.samples is not None:
+            self._live = update.samples
+            self.show_samples()
+        self._flush_charts()
+
+    def announce(self, events: list[Event]) -> None:
+        """Toasts for what the user asked for or must see; the log keeps everything."""
+        for ev in events:
+            if ev.kind == "checkpoint" and ev.data.get("path"):
+                self.notify(f"checkpoint saved: {ev.data['path']}", timeout=6)
+            elif ev.kind in ("alert", "error"):
+                self.notify(ev.message, severity="error" if ev.kind == "error" else "warning", timeout=8)
+
+    def _flush_charts(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not (force or (self._charts_pending and now - self._charts_drawn_at >= self.chart_interval)):
+            return
+        self._charts_pending = False
+        self._charts_drawn_at = now
+        markers = tuple(self._markers)
+        for chart in self.query(ChartView):
+            chart.show(data_version=self._history_version, options=self.options, markers=markers)
+
+    # -- samples -------------------------------------------------------------------------------
+    def note_frame(self, frame: SampleFrame, note: str, strip: int | None = None) -> None:
+        """Label a frame before it is published (new noise, interpolation)."""
+        self._notes[id(frame)] = note
+        if strip:
+            self._strips[id(frame)] = strip
+
+    def show_samples(self) -> None:
+        frame = self._browsing or self._live
+        if frame is None:
+            self.query_one(SamplePanel).show(None, "samples")
+            return
+        what = self._notes.get(id(frame), "fixed noise")
+        caption = f"samples · step {frame.step:,} · {what}"
+        if self._browsing is not None:
+            frames = self.feed.frames()
+            pos = next((i for i, f in enumerate(frames) if f is frame), 0)
+            caption += f" · frame {pos + 1}/{len(frames)}"
+        self.query_one(SamplePanel).show(
+            frame, caption, cols_hint=self._strips.get(id(frame)), color_system=self.color_system
+        )
+
+    # -- actions -------------------------------------------------------------------------------
+    def _set_options(self, options: ChartOptions) -> None:
+        self.options = options
+        self._flush_charts(force=True)
+
+    def action_smoothing(self) -> None:
+        self._set_options(self.options.next_smoothing())
+
+    def action_log_scale(self) -> None:
+        self._set_options(replace(self.options, log=not self.options.log))
+
+    def action_window(self) -> None:
+        self._set_options(self.options.next_window())
+
+    def action_aux_chart(self) -> None:
+        aux = "grad" if self.options.aux == "prob" else "prob"
+        self._set_options(replace(self.options, aux=aux))
+
+    def action_prev_frame(self) -> None:
+        frames = self.feed.frames()
+        if len(frames) < 2:
+            return
+        current = self._browsing or frames[-1]
+        pos = next((i for i, f in enumerate(frames) if f is current), len(frames) - 1)
+        self._browsing = frames[max(pos - 1, 0)]
+        self.show_samples()
+
+    def action_next_frame(self) -> None:
+        if self._browsing is None:
+            return
+        frames = self.feed.frames()
+        pos = next((i for i, f in enumerate(frames) if f is self._browsing), len(frames) - 1)
+        self._browsing = frames[pos + 1] if pos + 1 < len(frames) - 1 else None
+        self.show_samples()
+
+    def action_help(self) -> None:
+        keys: list[tuple[str, str]] = []
+        # Ours only: Textual's own bindings (focus, copy) mean nothing here.
+        for binding in [*type(self).BINDINGS, *type(self.app).BINDINGS]:
+            if isinstance(binding, Binding) and binding.description:
+                key = binding.key_display or self.app.get_key_display(binding)
+                keys.append((key, binding.tooltip or binding.description))
+        self.app.push_screen(HelpScreen(keys))
+
+    def request_quit(self) -> None:
+        self.app.exit(return_code=0)

@@ -1,0 +1,1 @@
+"""Widgets of the monitor; each carries its own DEFAULT_CSS and renders from plain data."""

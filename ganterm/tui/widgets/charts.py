@@ -1,0 +1,148 @@
+"""The two charts: D and G losses, and D(x) vs D(G(z)) or gradient norms.
+
+Rendering a chart through plotext costs milliseconds of the GIL the trainer thread also needs, so the
+rendered Text is cached per (size, history version, options, markers) and rebuilt only when one changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from rich.text import Text
+from textual.widget import Widget
+
+from ganterm.gan.feed import Feed
+from ganterm.render import chart
+
+SMOOTHING_STEPS = (0.0, 0.6, 0.9, 0.99)  # 0.6 is TensorBoard's default
+WINDOW_STEPS: tuple[int | None, ...] = (None, 1000, 200)  # full history, then the last N steps
+MIN_WIDTH, MIN_HEIGHT = 16, 4
+
+# (history column, legend label, colour)
+LOSS_COLUMNS = (("d_loss", "D", "red"), ("g_loss", "G", "cyan"))
+PROB_COLUMNS = (("d_real", "D(x)", "green"), ("d_fake", "D(G(z))", "magenta"))
+GRAD_COLUMNS = (("grad_d", "|∇D|", "red"), ("grad_g", "|∇G|", "cyan"))
+
+
+@dataclass(frozen=True)
+class ChartOptions:
+    smoothing: float = 0.6
+    log: bool = False
+    window: int | None = None
+    aux: Literal["prob", "grad"] = "prob"
+
+    def next_smoothing(self) -> ChartOptions:
+        i = SMOOTHING_STEPS.index(self.smoothing) if self.smoothing in SMOOTHING_STEPS else 0
+        return replace(self, smoothing=SMOOTHING_STEPS[(i + 1) % len(SMOOTHING_STEPS)])
+
+    def next_window(self) -> ChartOptions:
+        i = WINDOW_STEPS.index(self.window) if self.window in WINDOW_STEPS else 0
+        return replace(self, window=WINDOW_STEPS[(i + 1) % len(WINDOW_STEPS)])
+
+    def describe(self) -> str:
+        parts = [f"EMA {self.smoothing:g}" if self.smoothing else "raw"]
+        if self.log:
+            parts.append("symlog")
+        parts.append(f"last {self.window:,}" if self.window else "all")
+        return " · ".join(parts)
+
+
+Marker = tuple[float, str]
+
+
+class ChartView(Widget):
+    """One chart over feed history columns; `role` is "loss" or "aux"."""
+
+    DEFAULT_CSS = """
+    ChartView {
+        height: 1fr;
+        border-top: round $panel-lighten-2;
+        border-title-color: $text-muted;
+    }
+    """
+
+    def __init__(self, feed: Feed, role: Literal["loss", "aux"], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.feed = feed
+        self.role = role
+        self.options = ChartOptions()
+        self.data_version = 0
+        self.markers: tuple[Marker, ...] = ()
+        self.color_system: str | None = "truecolor"
+        self.renders = 0  # how many times plotext ran: the cache is tested through it
+        self._key: tuple | None = None
+        self._text = Text("")
+        self._update_title()
+
+    def columns(self) -> tuple[tuple[str, str, str], ...]:
+        if self.role == "loss":
+            return LOSS_COLUMNS
+        return PROB_COLUMNS if self.options.aux == "prob" else GRAD_COLUMNS
+
+    def _update_title(self) -> None:
+        if self.role == "loss":
+            name = "loss"
+        else:
+            name = "D(x) vs D(G(z))" if self.options.aux == "prob" else "grad norm"
+        self.border_title = f"{name} [dim]{self.options.describe()}[/]"
+
+    def show(
+        self,
+        *,
+        data_version: int | None = None,
+        options: ChartOptions | None = None,
+        markers: tuple[Marker, ...] | None = None,
+        color_system: str | None = None,
+    ) -> None:
+        """Change what the chart draws; it redraws on the next frame only if something changed."""
+        if data_version is not None:
+            self.data_version = data_version
+        if options is not None and options != self.options:
+            self.options = options
+            self._update_title()
+        if markers is not None:
+            self.markers = markers
+        if color_system is not None:
+            self.color_system = color_system
+        if self._cache_key() != self._key:
+            self.refresh()
+
+    def _cache_key(self) -> tuple:
+        size = self.content_size
+        return (size.width, size.height, self.data_version, self.options, self.markers, self.color_system)
+
+    def render(self) -> Text:
+        key = self._cache_key()
+        if key != self._key:
+            self._text = self._draw(key[0], key[1])
+            self._key = key
+        return self._text
+
+    def _draw(self, width: int, height: int) -> Text:
+        if width < MIN_WIDTH or height < MIN_HEIGHT:
+            return Text("(enlarge)", "dim")
+        window = self.options.window
+        series = []
+        for column, label, color in self.columns():
+            s = self.feed.series(column, window)
+            if not len(s):
+                continue
+            series.append(chart.ChartSeries.from_history(s, label, color))
+        if not series:
+            return Text("waiting for metrics…", "dim")
+        lo_x = min(float(s.x[0]) for s in series)
+        markers = [(x, label) for x, label in self.markers if x >= lo_x]
+        log = self.options.log and not (self.role == "aux" and self.options.aux == "prob")
+        self.renders += 1
+        ansi = chart.render_line_chart(
+            series,
+            width,
+            height,
+            x_label="",  # the axis is always steps; the row is worth more to the plot
+            log=log,
+            markers=markers,
+            colors=self.color_system != "none",
+            smoothing=self.options.smoothing,
+        )
+        return Text.from_ansi(ansi, no_wrap=True, end="")
