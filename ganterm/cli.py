@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from ganterm.errors import GantermError, UsageError
+from ganterm.errors import CheckpointError, GantermError, UsageError
 
 app = typer.Typer(
     name="ganterm",
@@ -37,13 +37,23 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 @app.command()
 def train(
-    dataset: Annotated[str, typer.Argument(
-        help="ring, grid, shapes (embedded, no download), mnist, fashion-mnist, cifar10, folder:PATH or a "
-             "directory of images. Default: shapes.")] = "shapes",
-    model: Annotated[str | None, typer.Option(help="mlp, dcgan (images) or toy (2-D data); default per dataset.")] = None,
-    loss: Annotated[str | None, typer.Option(help="minimax, ns, lsgan, wgan, wgan-gp or hinge; default per dataset.")] = None,
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            help="ring, grid, shapes (embedded, no download), mnist, fashion-mnist, cifar10, folder:PATH "
+            "or a directory of images. Default: shapes."
+        ),
+    ] = "shapes",
+    model: Annotated[
+        str | None, typer.Option(help="mlp, dcgan (images) or toy (2-D data); default per dataset.")
+    ] = None,
+    loss: Annotated[
+        str | None, typer.Option(help="minimax, ns, lsgan, wgan, wgan-gp or hinge; default per dataset.")
+    ] = None,
     steps: Annotated[int | None, typer.Option(help="Generator steps to train (default per dataset).")] = None,
-    epochs: Annotated[float | None, typer.Option(help="Train for this many passes over the data instead of --steps.")] = None,
+    epochs: Annotated[
+        float | None, typer.Option(help="Train for this many passes over the data instead of --steps.")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", "-b", help="Batch size.")] = None,
     lr_g: Annotated[float | None, typer.Option("--lr-g", help="Generator learning rate (Adam).")] = None,
     lr_d: Annotated[float | None, typer.Option("--lr-d", help="Discriminator learning rate (Adam).")] = None,
@@ -54,20 +64,42 @@ def train(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     image_size: Annotated[int | None, typer.Option("--image-size", help="28, 32 or 64 (dcgan).")] = None,
     channels: Annotated[int | None, typer.Option(help="1 (grey) or 3 (colour).")] = None,
-    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Where datasets are cached "
-                                                 "(default: $GANTERM_DATA_DIR or the user cache dir).")] = None,
+    data_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--data-dir", help="Where datasets are cached (default: $GANTERM_DATA_DIR or the user cache dir)."
+        ),
+    ] = None,
     out: Annotated[str | None, typer.Option(help="Run directory (default runs/DATASET-MODEL-TIME).")] = None,
     resume: Annotated[str | None, typer.Option(help="Continue exactly from this checkpoint.")] = None,
-    sample_every: Annotated[int | None, typer.Option("--sample-every", help="Steps between sample grids.")] = None,
+    sample_every: Annotated[
+        int | None, typer.Option("--sample-every", help="Steps between sample grids.")
+    ] = None,
     ckpt_every: Annotated[int | None, typer.Option("--ckpt-every", help="Steps between checkpoints.")] = None,
-    eval_every: Annotated[int | None, typer.Option("--eval-every", help="Steps between quality evaluations "
-                                                   "(0: never; default per dataset).")] = None,
-    precision: Annotated[str, typer.Option(help="fp32, bf16 (autocast; losses and optimizer stay fp32) or auto.")] = "fp32",
+    eval_every: Annotated[
+        int | None,
+        typer.Option(
+            "--eval-every", help="Steps between quality evaluations (0: never; default per dataset)."
+        ),
+    ] = None,
+    precision: Annotated[
+        str, typer.Option(help="fp32, bf16 (autocast; losses and optimizer stay fp32) or auto.")
+    ] = "fp32",
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
-    on_nan: Annotated[str, typer.Option("--on-nan", help="On a NaN/Inf loss: pause, rollback (restore the last "
-                                        "good state, halve the learning rates) or stop.")] = "pause",
-    headless: Annotated[bool, typer.Option(help="No TUI: a progress line (automatic when stdout is not a terminal).")] = False,
-    colors: Annotated[str, typer.Option(help="Colour depth of the TUI: auto, truecolor, 256, 16, none.")] = "auto",
+    on_nan: Annotated[
+        str,
+        typer.Option(
+            "--on-nan",
+            help="On a NaN/Inf loss: pause, rollback (restore the last "
+            "good state, halve the learning rates) or stop.",
+        ),
+    ] = "pause",
+    headless: Annotated[
+        bool, typer.Option(help="No TUI: a progress line (automatic when stdout is not a terminal).")
+    ] = False,
+    colors: Annotated[
+        str, typer.Option(help="Colour depth of the TUI: auto, truecolor, 256, 16, none.")
+    ] = "auto",
     inject_nan_at: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Train a GAN and watch it live (a TUI on a terminal, a progress line otherwise)."""
@@ -86,12 +118,34 @@ def train(
         raise UsageError(f"unknown --colors {colors!r}; choose one of: {', '.join(COLORS)}")
     if resume is not None and not Path(resume).is_file():
         raise UsageError(f"--resume: no such checkpoint file: {resume}")
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out {out} is a file; give a directory for the run (new or existing)")
     cfg = TrainConfig(
-        dataset=dataset, model=model, loss=loss, steps=steps, epochs=epochs, batch_size=batch_size,
-        lr_g=lr_g, lr_d=lr_d, betas=parse_betas(betas) if betas else None, n_critic=n_critic, z_dim=z_dim,
-        seed=seed, device=device, image_size=image_size, channels=channels, data_dir=data_dir, out=out,
-        resume=resume, sample_every=sample_every, ckpt_every=ckpt_every, eval_every=eval_every,
-        precision=precision, compile=compile_, on_nan=on_nan, extra=extra,
+        dataset=dataset,
+        model=model,
+        loss=loss,
+        steps=steps,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr_g=lr_g,
+        lr_d=lr_d,
+        betas=parse_betas(betas) if betas else None,
+        n_critic=n_critic,
+        z_dim=z_dim,
+        seed=seed,
+        device=device,
+        image_size=image_size,
+        channels=channels,
+        data_dir=data_dir,
+        out=out,
+        resume=resume,
+        sample_every=sample_every,
+        ckpt_every=ckpt_every,
+        eval_every=eval_every,
+        precision=precision,
+        compile=compile_,
+        on_nan=on_nan,
+        extra=extra,
     )
     _check_dataset_name(dataset)
     cfg = resolve(cfg)
@@ -106,13 +160,20 @@ def _check_dataset_name(name: str) -> None:
     """Fail before any heavy import on a name that cannot be a dataset."""
     from ganterm.config import RECIPES
 
-    if name in RECIPES or name.startswith("folder:") or os.path.isdir(name):
+    if name.startswith("folder:"):
+        folder = name[len("folder:") :]
+        if not folder or not os.path.isdir(os.path.expanduser(folder)):
+            raise UsageError(
+                f"folder {folder!r} is not an existing directory; give folder:PATH, a folder of images"
+            )
+        return
+    if name in RECIPES or os.path.isdir(name):
         return
     choices = [*[k for k in RECIPES if k != "folder"], "folder:PATH"]
     raise UsageError(f"unknown dataset {name!r}; choose one of: {', '.join(choices)}")
 
 
-def _train_headless(cfg) -> int:  # noqa: ANN001 - TrainConfig, imported lazily
+def _train_headless(cfg) -> int:
     from ganterm.gan.control import Control
     from ganterm.gan.feed import Feed
     from ganterm.gan.train import Trainer  # imports torch (~1 s)
@@ -122,7 +183,7 @@ def _train_headless(cfg) -> int:  # noqa: ANN001 - TrainConfig, imported lazily
     stop_on_signals(control)
     reporter = HeadlessReporter(feed)
     reporter.start()
-    trainer = Trainer(cfg, feed, control)
+    trainer = Trainer(cfg, feed, control, progress=True)
     try:
         trainer.run()
     finally:
@@ -130,7 +191,7 @@ def _train_headless(cfg) -> int:  # noqa: ANN001 - TrainConfig, imported lazily
     return 0
 
 
-def stop_on_signals(control) -> None:  # noqa: ANN001
+def stop_on_signals(control) -> None:
     """Ctrl-C, SIGTERM and SIGHUP (the SSH connection dropped) all finish the step, checkpoint, exit 0.
 
     A second signal while stopping is ignored: the final checkpoint must not be torn by impatience.
@@ -167,10 +228,16 @@ def view(
 
 @app.command()
 def sample(
-    ckpt: Annotated[Path, typer.Argument(help="A checkpoint (.pt) or a run directory (its newest checkpoint).")],
+    ckpt: Annotated[
+        Path, typer.Argument(help="A checkpoint (.pt) or a run directory (its newest checkpoint).")
+    ],
     n: Annotated[int, typer.Option("--n", "-n", help="How many samples.")] = 64,
-    out: Annotated[Path, typer.Option(help=".npy (raw samples; 2-D data gives (N, 2)) or .png (a grid).")] = Path("samples.png"),
-    seed: Annotated[int | None, typer.Option(help="Noise seed (default: the run's fixed noise first).")] = None,
+    out: Annotated[
+        Path, typer.Option(help=".npy (raw samples; 2-D data gives (N, 2)) or .png (a grid).")
+    ] = Path("samples.png"),
+    seed: Annotated[
+        int | None, typer.Option(help="Noise seed (default: the run's fixed noise first).")
+    ] = None,
 ) -> None:
     """Generate samples from a checkpoint into a .npy array or a .png grid."""
     import numpy as np
@@ -182,9 +249,9 @@ def sample(
     if not out.parent.exists():
         raise UsageError(f"--out: directory {out.parent} does not exist")
     ckpt_data = _load_ckpt_arg(ckpt)
-    from ganterm.gan.sampling import Sampler, to_uint8_images
+    from ganterm.gan.sampling import to_uint8_images
 
-    sampler = Sampler.from_checkpoint(ckpt_data)
+    sampler = _sampler(ckpt_data, ckpt)
     x = sampler.samples(n, seed if seed is not None else int(ckpt_data["config"].get("seed", 0)) + 7)
     if out.suffix == ".npy":
         np.save(out, x.numpy())
@@ -200,7 +267,7 @@ def sample(
     print(f"wrote {n} samples to {out}")
 
 
-def _save_scatter_png(out: Path, pts, real, size: int = 400) -> None:  # noqa: ANN001
+def _save_scatter_png(out: Path, pts, real, size: int = 400) -> None:
     """A plain scatter (real grey, generated orange) without matplotlib."""
     import numpy as np
     from PIL import Image
@@ -216,7 +283,20 @@ def _save_scatter_png(out: Path, pts, real, size: int = 400) -> None:  # noqa: A
     Image.fromarray(img).save(out)
 
 
+def _sampler(ckpt_data: dict, path: Path):
+    """The generator of a checkpoint whose format is right but whose contents may not fit together."""
+    from ganterm.gan.sampling import Sampler
+
+    try:
+        return Sampler.from_checkpoint(ckpt_data)
+    except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise CheckpointError(f"{path}: the checkpoint's contents do not fit its model ({why})") from None
+
+
 def _load_ckpt_arg(path: Path) -> dict:
+    if not path.exists():  # before the torch import (~1 s)
+        raise UsageError(f"no such checkpoint or run directory: {path}")
     from ganterm.gan.checkpoint import load_checkpoint, newest_loadable
 
     if path.is_dir():
@@ -229,10 +309,14 @@ def _load_ckpt_arg(path: Path) -> dict:
 
 @app.command("eval")
 def eval_(
-    ckpt: Annotated[Path, typer.Argument(help="A checkpoint (.pt) or a run directory (its newest checkpoint).")],
+    ckpt: Annotated[
+        Path, typer.Argument(help="A checkpoint (.pt) or a run directory (its newest checkpoint).")
+    ],
     n: Annotated[int, typer.Option("--n", "-n", help="Samples to evaluate (PacGAN protocol: 2500).")] = 2500,
     seed: Annotated[int, typer.Option(help="Noise seed.")] = 0,
-    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Dataset cache (image data, FCD).")] = None,
+    data_dir: Annotated[
+        str | None, typer.Option("--data-dir", help="Dataset cache (image data, FCD).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Score a checkpoint: modes and high-quality samples for ring/grid (PacGAN), FCD for images."""
@@ -259,7 +343,7 @@ def datasets(
     width = max(len(r.name) for r in rows)
     print(f"cache: {cache_dir(data_dir)}")
     for r in rows:
-        state = "cached" if r.cached else ("embedded" if r.kind == "embedded" else "not downloaded")
+        state = "ready" if r.cached else "not downloaded"
         print(f"  {r.name:<{width}}  {state:<14}  {r.description}  [{r.location}]")
 
 
@@ -283,6 +367,24 @@ def main() -> None:
     except OSError as e:
         _fail(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "), 1)
     except Exception as e:
+        if _is_out_of_memory(e):
+            _fail(OUT_OF_MEMORY, 1)
         if os.environ.get("GANTERM_DEBUG"):
             raise
-        _fail(f"internal error: {type(e).__name__}: {e} (run with GANTERM_DEBUG=1 for the traceback)", 1)
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        _fail(f"internal error: {type(e).__name__}: {first} (run with GANTERM_DEBUG=1 for the traceback)", 1)
+
+
+OUT_OF_MEMORY = (
+    "the GPU ran out of memory; lower --batch-size or --image-size, use a smaller model (--model mlp), "
+    "or try --precision bf16 (the last good checkpoint is in the run directory)"
+)
+
+
+def _is_out_of_memory(e: BaseException) -> bool:
+    """torch.OutOfMemoryError, recognised without importing torch when no command did."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
+    return oom is not None and isinstance(e, oom)

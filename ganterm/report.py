@@ -5,6 +5,7 @@ It only reads the Feed (a few times a second) so the trainer never waits for it.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -34,6 +35,16 @@ def status_line(snap: Snapshot) -> str:
     )
 
 
+def _silence(stream: TextIO) -> None:
+    """Point a dead stream's descriptor at /dev/null, so no later write or exit-time flush fails."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 class HeadlessReporter:
     def __init__(self, feed: Feed, stream: TextIO | None = None, interval: float = 0.25,
                  plain_every: float = 10.0) -> None:
@@ -53,10 +64,14 @@ class HeadlessReporter:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        if self.tty:
-            self._run_rich()
-        else:
-            self._run_plain()
+        try:
+            if self.tty:
+                self._run_rich()
+            else:
+                self._run_plain()
+        except OSError:
+            # The terminal or pipe is gone (SSH dropped, `| head` quit): training goes on, unreported.
+            _silence(self.stream)
 
     def _print_events(self, since: int, printer) -> int:
         update = self.feed.read(since)

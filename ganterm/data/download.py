@@ -176,6 +176,8 @@ def fetch(
                 if len(reasons) > 1:
                     why = f"{len(reasons)} mirrors failed, last: {why}"
                 wanted = put_hint or ", ".join(p.name for p in missing if not p.exists())
+                if bar is not None:
+                    bar.live.transient = True  # the one-line error below replaces the bar, in a log too
                 raise DataError(
                     f"could not download {title} ({why}); put {wanted} into {dest}{os.sep} and run again"
                 )

@@ -86,23 +86,28 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.exists():
         raise CheckpointError(f"no such checkpoint: {path}")
     if path.is_dir():
-        raise CheckpointError(f"{path} is a directory; give a .pt checkpoint file (or use `ganterm view DIR`)")
+        raise CheckpointError(
+            f"{path} is a directory; give a .pt checkpoint file (or use `ganterm view DIR`)"
+        )
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty (0 bytes): not a checkpoint")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        # weights_only refuses any global it does not know: the payload is never executed.
-        if "weights_only" in str(e) or "global" in str(e).lower():
+        # weights_only refuses any global (a class or function to call) it does not know: the payload
+        # is never executed. Other unpickling failures are plain garbage (a PNG, random bytes).
+        if "global" in str(e).lower():
             raise CheckpointError(
                 f"refusing {path}: it contains pickled Python objects, not plain data "
                 "(it could run code); ganterm only opens checkpoints it wrote"
             ) from None
-        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt pickle data)") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CheckpointError(
-            f"{path} is truncated or not a checkpoint ({reason[:120]})"
+            f"{path} is not a checkpoint (unreadable data); give a ganterm .pt file"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError):
+        # torch's own messages here are long and about zip internals; the file is what matters.
+        raise CheckpointError(
+            f"{path} is truncated or damaged (not a complete checkpoint); use an earlier checkpoint"
         ) from None
     except Exception as e:  # torch raises assorted types on foreign files; never a traceback
         raise CheckpointError(f"{path} is not a ganterm checkpoint ({type(e).__name__})") from None
@@ -110,7 +115,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path} is a PyTorch file but not a ganterm checkpoint")
     version = ckpt[FORMAT_KEY]
     if not isinstance(version, int) or version < 1:
-        raise CheckpointError(f"{path} has an invalid ganterm format version {version!r}")
+        raise CheckpointError(
+            f"{path} has an unknown ganterm format version {version!r} (this ganterm reads "
+            f"{FORMAT_VERSION}): it was not written by a released ganterm and cannot be opened"
+        )
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} was written by a newer ganterm (format {version}; this one reads {FORMAT_VERSION}): "

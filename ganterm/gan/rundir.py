@@ -6,6 +6,7 @@ Everything appended is line-oriented JSON so a reader can tail it while it grows
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -40,6 +41,34 @@ def tile_images(images: np.ndarray, cols: int, pad: int = 2) -> np.ndarray:
     return out
 
 
+def _open_for_append(path: Path):
+    """Append mode, after ending a line torn by a killed writer so the next record starts clean."""
+    with open(path, "ab+") as raw:
+        if raw.tell() > 0:
+            raw.seek(-1, os.SEEK_END)
+            if raw.read(1) != b"\n":
+                raw.write(b"\n")
+    return open(path, "a", encoding="utf-8")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _remove_stale_temps(directory: Path) -> None:
+    """Delete `.NAME.PID.tmp` files left by a checkpoint write that was killed (its process is gone)."""
+    for tmp in directory.glob(".*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
 class RunDirWriter:
     def __init__(self, path: str | Path, config: dict[str, Any], *, resume: bool = False) -> None:
         self.path = Path(path)
@@ -47,13 +76,35 @@ class RunDirWriter:
         self.samples = self.path / "samples"
         for d in (self.path, self.checkpoints, self.samples):
             d.mkdir(parents=True, exist_ok=True)
+        self._config = config
+        if not (resume and (self.path / "config.json").exists()):
+            self._write_config()
+        _remove_stale_temps(self.checkpoints)
+        self._open_logs()
+
+    def _write_config(self) -> None:
         cfg_file = self.path / "config.json"
-        if not (resume and cfg_file.exists()):
-            tmp = cfg_file.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(config, indent=2, default=str) + "\n")
-            os.replace(tmp, cfg_file)
-        self._metrics = open(self.path / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-        self._events = open(self.path / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        tmp = cfg_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self._config, indent=2, default=str) + "\n")
+        os.replace(tmp, cfg_file)
+
+    def _open_logs(self) -> None:
+        self._metrics = _open_for_append(self.path / "metrics.jsonl")
+        self._events = _open_for_append(self.path / "events.jsonl")
+
+    def ensure_exists(self) -> bool:
+        """True if the run directory is still there; else recreate it (config, logs) and return False.
+
+        Someone deleted it mid-run: the open logs now write to unlinked files, so start new ones.
+        """
+        if (self.path / "config.json").exists():
+            return True
+        for d in (self.path, self.checkpoints, self.samples):
+            d.mkdir(parents=True, exist_ok=True)
+        self._write_config()
+        self.close()  # only once the new directory is there: an OSError above leaves the old logs usable
+        self._open_logs()
+        return False
 
     def write_metrics(self, steps: np.ndarray, values: np.ndarray, wall: float) -> None:
         lines = []
@@ -89,10 +140,8 @@ class RunDirWriter:
 
     def close(self) -> None:
         for f in (self._metrics, self._events):
-            try:
+            with contextlib.suppress(OSError):
                 f.close()
-            except OSError:
-                pass
 
 
 class RunDirReader:
@@ -103,11 +152,14 @@ class RunDirReader:
         if not (self.path / "config.json").exists() and not (self.path / "metrics.jsonl").exists():
             from ganterm.errors import GantermError
 
-            raise GantermError(f"{self.path} is not a ganterm run directory (no config.json or metrics.jsonl)")
+            raise GantermError(
+                f"{self.path} is not a ganterm run directory (no config.json or metrics.jsonl)"
+            )
         self.feed = feed or Feed()
         self._offsets = {"metrics.jsonl": 0, "events.jsonl": 0}
         self._partial = {"metrics.jsonl": "", "events.jsonl": ""}
         self._ckpt_seen: tuple[str, float] | None = None
+        self._last_step = -1
         self.config: dict[str, Any] = {}
         self.checkpoint: dict[str, Any] | None = None
         self.checkpoint_path: Path | None = None
@@ -144,27 +196,38 @@ class RunDirReader:
             try:
                 self.config = json.loads((self.path / "config.json").read_text())
                 self.feed.update(
-                    dataset=str(self.config.get("dataset", "")), model=str(self.config.get("model", "")),
-                    loss=str(self.config.get("loss", "")), total_steps=int(self.config.get("steps") or 0),
-                    run_dir=str(self.path), state="running",
+                    dataset=str(self.config.get("dataset", "")),
+                    model=str(self.config.get("model", "")),
+                    loss=str(self.config.get("loss", "")),
+                    total_steps=int(self.config.get("steps") or 0),
+                    run_dir=str(self.path),
+                    state="running",
                 )
                 changed = True
             except (OSError, json.JSONDecodeError, ValueError):
                 pass
-        rows = self._new_lines("metrics.jsonl")
+        # After a kill and a resume from an older checkpoint, steps repeat: keep the chart monotonic.
+        rows = [r for r in self._new_lines("metrics.jsonl") if int(r.get("step", 0)) > self._last_step]
         if rows:
+            self._last_step = int(rows[-1].get("step", 0))
             steps = np.array([r.get("step", 0) for r in rows], np.int64)
             values = np.array(
                 [[np.nan if r.get(c) is None else r[c] for c in METRIC_COLUMNS] for r in rows], np.float32
             )
             last = rows[-1]
-            self.feed.publish(steps, values, step=int(steps[-1]),
-                              **{c: float(values[-1, j]) for j, c in enumerate(METRIC_COLUMNS)})
+            self.feed.publish(
+                steps,
+                values,
+                step=int(steps[-1]),
+                **{c: float(values[-1, j]) for j, c in enumerate(METRIC_COLUMNS)},
+            )
             self._last_time = last.get("time")
             changed = True
         for ev in self._new_lines("events.jsonl"):
             data = {k: v for k, v in ev.items() if k not in ("step", "time", "kind", "message")}
-            self.feed.event(str(ev.get("kind", "info")), str(ev.get("message", "")), int(ev.get("step", 0)), **data)
+            self.feed.event(
+                str(ev.get("kind", "info")), str(ev.get("message", "")), int(ev.get("step", 0)), **data
+            )
             if ev.get("kind") == "swap" and "to" in ev:
                 self.feed.update(loss=str(ev["to"]))
             if ev.get("kind") == "end":
@@ -174,8 +237,8 @@ class RunDirReader:
         return changed
 
     def _poll_checkpoint(self) -> bool:
-        from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint
         from ganterm.errors import CheckpointError
+        from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint
 
         for p in reversed(checkpoint_files(self.path)):
             try:
