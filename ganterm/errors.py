@@ -20,7 +20,7 @@ class DataError(GantermError):
 
 
 class CheckpointError(GantermError):
-    """A checkpoint that cannot be read safely: missing, truncated, foreign, unsafe or from another version."""
+    """A checkpoint that cannot be read safely: missing, truncated, foreign, unsafe or too new."""
 
 
 def choices_message(what: str, value: object, choices: list[str] | tuple[str, ...]) -> str:

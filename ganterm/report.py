@@ -13,8 +13,19 @@ from typing import TextIO
 
 from ganterm.gan.feed import Feed, Snapshot
 
-_SHOW_EVENTS = ("start", "checkpoint", "swap", "alert", "warning", "error", "rollback", "pause", "resume", "end",
-                "quality")
+_SHOW_EVENTS = (
+    "start",
+    "checkpoint",
+    "swap",
+    "alert",
+    "warning",
+    "error",
+    "rollback",
+    "pause",
+    "resume",
+    "end",
+    "quality",
+)
 
 
 def format_eta(seconds: float | None) -> str:
@@ -46,8 +57,9 @@ def _silence(stream: TextIO) -> None:
 
 
 class HeadlessReporter:
-    def __init__(self, feed: Feed, stream: TextIO | None = None, interval: float = 0.25,
-                 plain_every: float = 10.0) -> None:
+    def __init__(
+        self, feed: Feed, stream: TextIO | None = None, interval: float = 0.25, plain_every: float = 10.0
+    ) -> None:
         self.feed = feed
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
@@ -104,8 +116,11 @@ class HeadlessReporter:
         from rich.progress import BarColumn, Progress, TextColumn
 
         console = Console(file=self.stream)
-        columns = (TextColumn("[bold]{task.fields[state]}"), BarColumn(bar_width=20),
-                   TextColumn("{task.fields[line]}"))
+        columns = (
+            TextColumn("[bold]{task.fields[state]}"),
+            BarColumn(bar_width=20),
+            TextColumn("{task.fields[line]}"),
+        )
         version = 0
         with Progress(*columns, console=console, transient=False, refresh_per_second=4) as progress:
             task = progress.add_task("train", total=None, state="starting", line="")
@@ -113,7 +128,12 @@ class HeadlessReporter:
                 stopping = self._stop.wait(self.interval)
                 version = self._print_events(version, progress.console.print)
                 snap = self.feed.snapshot
-                progress.update(task, total=snap.total_steps or None, completed=snap.step,
-                                state=snap.state.upper(), line=status_line(snap) if snap.step else snap.message)
+                progress.update(
+                    task,
+                    total=snap.total_steps or None,
+                    completed=snap.step,
+                    state=snap.state.upper(),
+                    line=status_line(snap) if snap.step else snap.message,
+                )
                 if stopping:
                     return

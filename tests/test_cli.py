@@ -15,15 +15,23 @@ from ganterm.gan.checkpoint import load_checkpoint
 
 def ganterm(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "ganterm", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "ganterm", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+    )
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from ganterm.cli import app; "
-            "from typer.testing import CliRunner; r = CliRunner().invoke(app, ['--help']); "
-            "print(r.output); assert 'train' in r.output; "
-            "assert 'torch' not in sys.modules and 'textual' not in sys.modules, 'heavy import'")
+    code = (
+        "import sys; from ganterm.cli import app; "
+        "from typer.testing import CliRunner; r = CliRunner().invoke(app, ['--help']); "
+        "print(r.output); assert 'train' in r.output; "
+        "assert 'torch' not in sys.modules and 'textual' not in sys.modules, 'heavy import'"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     for cmd in ("train", "view", "sample", "eval", "datasets"):
@@ -33,9 +41,27 @@ def test_help_does_not_import_torch():
 def test_train_help_explains_options():
     r = ganterm("train", "--help")
     assert r.returncode == 0
-    for opt in ("--model", "--loss", "--steps", "--epochs", "--batch-size", "--lr-g", "--lr-d", "--betas",
-                "--n-critic", "--z-dim", "--seed", "--device", "--image-size", "--data-dir", "--out", "--resume",
-                "--sample-every", "--ckpt-every", "--headless"):
+    for opt in (
+        "--model",
+        "--loss",
+        "--steps",
+        "--epochs",
+        "--batch-size",
+        "--lr-g",
+        "--lr-d",
+        "--betas",
+        "--n-critic",
+        "--z-dim",
+        "--seed",
+        "--device",
+        "--image-size",
+        "--data-dir",
+        "--out",
+        "--resume",
+        "--sample-every",
+        "--ckpt-every",
+        "--headless",
+    ):
         assert opt in r.stdout, opt
 
 
@@ -59,15 +85,35 @@ def test_ring_end_to_end_then_sample_npy(tmp_path):
 
 def test_shapes_end_to_end_then_sample_png(tmp_path):
     out = tmp_path / "shapes"
-    r = ganterm("train", "shapes", "--steps", "120", "--batch-size", "32", "--headless", "--out", str(out),
-                "--sample-every", "60")
+    r = ganterm(
+        "train",
+        "shapes",
+        "--steps",
+        "120",
+        "--batch-size",
+        "32",
+        "--headless",
+        "--out",
+        str(out),
+        "--sample-every",
+        "60",
+    )
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (out / "samples").glob("*.png")) == [
-        "step_0000000.png", "step_0000060.png", "step_0000120.png"]
+        "step_0000000.png",
+        "step_0000060.png",
+        "step_0000120.png",
+    ]
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model"] == "mlp" and cfg["loss"] == "ns" and cfg["image_size"] == 28
-    r = ganterm("sample", str(out / "checkpoints" / "ckpt_0000120.pt"), "--n", "16", "--out",
-                str(tmp_path / "grid.png"))
+    r = ganterm(
+        "sample",
+        str(out / "checkpoints" / "ckpt_0000120.pt"),
+        "--n",
+        "16",
+        "--out",
+        str(tmp_path / "grid.png"),
+    )
     assert r.returncode == 0, r.stderr
     img = np.asarray(Image.open(tmp_path / "grid.png"))
     assert img.ndim == 2 and img.shape[0] == img.shape[1] and img.std() > 5  # not blank
@@ -84,11 +130,14 @@ def test_datasets_lists_what_exists(tmp_path):
     assert str(env_dir) in r.stdout
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["train", "nosuch", "--headless"], "unknown dataset 'nosuch'"),
-    (["train", "ring", "--loss", "bogus", "--headless"], "unknown loss 'bogus'"),
-    (["train", "ring", "--steps", "0", "--headless"], "--steps must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["train", "nosuch", "--headless"], "unknown dataset 'nosuch'"),
+        (["train", "ring", "--loss", "bogus", "--headless"], "unknown loss 'bogus'"),
+        (["train", "ring", "--steps", "0", "--headless"], "--steps must be a positive integer"),
+    ],
+)
 def test_bad_values_one_line_exit_2(args, needle):
     r = ganterm(*args)
     assert r.returncode == 2

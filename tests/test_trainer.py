@@ -19,8 +19,16 @@ from ganterm.gan.train import Trainer
 
 
 def make_cfg(tmp_path: Path, **kw) -> TrainConfig:
-    base = dict(dataset="ring", steps=60, batch_size=64, out=str(tmp_path / "run"), sample_every=20,
-                ckpt_every=30, publish_every=5, seed=3)
+    base = dict(
+        dataset="ring",
+        steps=60,
+        batch_size=64,
+        out=str(tmp_path / "run"),
+        sample_every=20,
+        ckpt_every=30,
+        publish_every=5,
+        seed=3,
+    )
     base.update(kw)
     return resolve(TrainConfig(**base))
 
@@ -31,9 +39,11 @@ def metrics(run_dir: Path) -> dict[int, dict]:
 
 
 def test_trainer_imports_no_ui():
-    code = ("import sys, ganterm.gan.train, ganterm.gan.rundir, ganterm.gan.health; "
-            "bad=[m for m in sys.modules if m.split('.')[0] in ('textual','rich','plotext')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, ganterm.gan.train, ganterm.gan.rundir, ganterm.gan.health; "
+        "bad=[m for m in sys.modules if m.split('.')[0] in ('textual','rich','plotext')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -59,8 +69,9 @@ def test_run_dir_contents_and_checkpoint(tmp_path):
     assert frames[-1].kind == "points" and frames[-1].data.shape == (1000, 2)
 
 
-@pytest.mark.parametrize("dataset,model,loss", [("ring", "toy", "ns"), ("shapes", "mlp", "ns"),
-                                                 ("shapes", "dcgan", "wgan-gp")])
+@pytest.mark.parametrize(
+    "dataset,model,loss", [("ring", "toy", "ns"), ("shapes", "mlp", "ns"), ("shapes", "dcgan", "wgan-gp")]
+)
 def test_resume_is_exact(tmp_path, dataset, model, loss):
     # dcgan + wgan-gp is the slow, stateful case (BatchNorm-free critic, 5 critic steps, GP noise)
     kw = dict(dataset=dataset, model=model, loss=loss, steps=12, ckpt_every=6, batch_size=16)

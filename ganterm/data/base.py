@@ -43,5 +43,6 @@ class Dataset:
         if self.data is None:
             return self
         labels = self.labels.to(device) if self.labels is not None else None
-        return Dataset(self.name, self.kind, self.shape, self.size, self.data.to(device), labels,
-                       self.sampler, self.info)
+        return Dataset(
+            self.name, self.kind, self.shape, self.size, self.data.to(device), labels, self.sampler, self.info
+        )

@@ -21,8 +21,19 @@ RunState = Literal["starting", "running", "paused", "finished", "stopped", "erro
 
 # Event kinds the trainer emits. Charts draw markers for MARKER_KINDS.
 EVENT_KINDS = (
-    "start", "checkpoint", "swap", "pause", "resume", "alert", "error", "end",
-    "rollback", "resample", "quality", "info", "warning",
+    "start",
+    "checkpoint",
+    "swap",
+    "pause",
+    "resume",
+    "alert",
+    "error",
+    "end",
+    "rollback",
+    "resample",
+    "quality",
+    "info",
+    "warning",
 )
 MARKER_KINDS = ("swap", "checkpoint", "rollback")
 
@@ -121,8 +132,9 @@ class Feed:
     def event(self, kind: str, message: str, step: int | None = None, **data: Any) -> Event:
         with self._lock:
             self._version += 1
-            ev = Event(self._version, self._snapshot.step if step is None else step, time.time(), kind,
-                       message, data)
+            ev = Event(
+                self._version, self._snapshot.step if step is None else step, time.time(), kind, message, data
+            )
             self._events.append(ev)
             return ev
 

@@ -37,8 +37,9 @@ def generate(g: nn.Module, z: torch.Tensor, batch: int = 1024) -> torch.Tensor:
 class Sampler:
     """A generator rebuilt from a checkpoint, with its fixed noise."""
 
-    def __init__(self, g: nn.Module, fixed_noise: torch.Tensor, kind: str, step: int,
-                 real: np.ndarray | None = None) -> None:
+    def __init__(
+        self, g: nn.Module, fixed_noise: torch.Tensor, kind: str, step: int, real: np.ndarray | None = None
+    ) -> None:
         self.g, self.fixed_noise, self.kind, self.step, self.real = g, fixed_noise, kind, step, real
         self.z_dim = fixed_noise.shape[1]
 
@@ -49,13 +50,22 @@ class Sampler:
 
         cfg = TrainConfig.from_dict(ckpt["config"])
         shape = tuple(int(s) for s in ckpt["data_shape"])
-        g, _ = build_models(str(cfg.model), shape, int(cfg.z_dim or ckpt["fixed_noise"].shape[1]),
-                            gp_safe=bool(ckpt.get("gp_safe", False)))
+        g, _ = build_models(
+            str(cfg.model),
+            shape,
+            int(cfg.z_dim or ckpt["fixed_noise"].shape[1]),
+            gp_safe=bool(ckpt.get("gp_safe", False)),
+        )
         g.load_state_dict(ckpt["G"])
         real = ckpt.get("real_preview")
         real_np = real.numpy() if isinstance(real, torch.Tensor) else None
-        return cls(g, ckpt["fixed_noise"].float().cpu(), str(ckpt.get("data_kind", "images")),
-                   int(ckpt["step"]), real_np)
+        return cls(
+            g,
+            ckpt["fixed_noise"].float().cpu(),
+            str(ckpt.get("data_kind", "images")),
+            int(ckpt["step"]),
+            real_np,
+        )
 
     def _frame(self, z: torch.Tensor) -> SampleFrame:
         return make_frame(self.step, generate(self.g, z), self.kind, self.real)
@@ -75,12 +85,19 @@ class Sampler:
         ends = self.noise(2 * rows, seed).view(rows, 2, self.z_dim)
         t = torch.linspace(0, 1, n_steps)
         a, b = ends[:, 0], ends[:, 1]
-        omega = torch.acos((nn.functional.normalize(a, dim=1) * nn.functional.normalize(b, dim=1))
-                           .sum(1).clamp(-1 + 1e-6, 1 - 1e-6))
+        omega = torch.acos(
+            (nn.functional.normalize(a, dim=1) * nn.functional.normalize(b, dim=1))
+            .sum(1)
+            .clamp(-1 + 1e-6, 1 - 1e-6)
+        )
         so = torch.sin(omega)[:, None]
-        z = torch.stack([
-            (torch.sin((1 - ti) * omega)[:, None] * a + torch.sin(ti * omega)[:, None] * b) / so for ti in t
-        ], dim=1).reshape(rows * n_steps, self.z_dim)
+        z = torch.stack(
+            [
+                (torch.sin((1 - ti) * omega)[:, None] * a + torch.sin(ti * omega)[:, None] * b) / so
+                for ti in t
+            ],
+            dim=1,
+        ).reshape(rows * n_steps, self.z_dim)
         return self._frame(z)
 
     def samples(self, n: int, seed: int | None = None) -> torch.Tensor:
