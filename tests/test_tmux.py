@@ -6,6 +6,7 @@ the shell that ran the command.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -65,5 +66,45 @@ def test_train_ring_in_tmux(tmp_path):
         assert rc_file.read_text().strip() == "0"
         events = (out / "events.jsonl").read_text()
         assert '"kind": "end"' in events
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+
+
+def test_dropped_terminal_saves_and_exits(tmp_path):
+    """Killing the tmux session hangs up the pty, as a dropped SSH connection does: SIGHUP must end the
+    run with a final checkpoint of the last step."""
+    from ganterm.gan.checkpoint import newest_loadable
+
+    socket = f"ganterm-hup-{os.getpid()}"
+    out, pid_file = tmp_path / "run", tmp_path / "pid"
+    command = (
+        f"unset COLUMNS LINES; cd {REPO} && echo $$ > {pid_file} && "
+        f"exec {sys.executable} -m ganterm train ring --out {out} --steps 100000"
+    )
+    subprocess.run(
+        ["tmux", "-L", socket, "new-session", "-d", "-s", "gt", "-x", "100", "-y", "30", command], check=True
+    )
+    try:
+        wait_until(
+            lambda: (out / "metrics.jsonl").exists() and (out / "metrics.jsonl").stat().st_size > 0,
+            "training to start",
+        )
+        pid = int(pid_file.read_text())
+        subprocess.run(["tmux", "-L", socket, "kill-server"], check=True)
+
+        def gone() -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        wait_until(gone, "the process to exit after the hang-up")
+        events = (out / "events.jsonl").read_text()
+        assert '"kind": "end"' in events and "stopped" in events
+        found = newest_loadable(out)
+        assert found is not None
+        last_step = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"]
+        assert found[1]["step"] == last_step
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)

@@ -7,8 +7,10 @@ so the screen is up (and says it is loading) before torch has finished importing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
@@ -58,6 +60,8 @@ class GantermApp(App[None]):
             with _console_color_system(color_system):
                 super().__init__()
         self.monitor = monitor
+        # Set when the trainer thread has returned (final checkpoint written); None for `view`.
+        self.producer_done: threading.Event | None = None
 
     def on_mount(self) -> None:
         self.push_screen(self.monitor)
@@ -89,15 +93,31 @@ def train_app(cfg: TrainConfig, colors: str | None = None) -> GantermApp:
         message="loading torch …",
     )
 
+    done = threading.Event()
+
     def train() -> None:
         from ganterm.gan.train import Trainer  # torch takes seconds to import: only inside the worker
 
-        Trainer(cfg, feed, control).run()
+        try:
+            Trainer(cfg, feed, control).run()
+        finally:
+            done.set()
 
     color_system = resolve_color_system(colors)
-    return GantermApp(
+    app = GantermApp(
         TrainScreen(feed, control, train, color_system=color_system), color_system if colors else None
     )
+    app.producer_done = done
+    return app
+
+
+def _exit_after_hangup(app: GantermApp) -> None:
+    """The terminal is gone (SSH dropped): Textual can block for ever writing to it, so once the trainer
+    has written its final checkpoint, end the process ourselves."""
+    app.monitor_stop()
+    if app.producer_done is not None:
+        app.producer_done.wait(timeout=600)
+    os._exit(0)
 
 
 def view_app(path: Path, colors: str | None = None) -> GantermApp:
@@ -117,7 +137,9 @@ def _quit_on_signals(app: GantermApp):
     loop's own thread, so it only schedules the quit through the loop's thread-safe entry.
     """
 
-    def handler(_signum: int, _frame: object) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        if signum == getattr(signal, "SIGHUP", None):
+            threading.Thread(target=_exit_after_hangup, args=(app,), daemon=True).start()
         try:
             asyncio.get_running_loop().call_soon_threadsafe(app.action_quit)
         except RuntimeError:  # before the loop runs or after it closed
@@ -148,7 +170,8 @@ def run_train_app(cfg: TrainConfig, colors: str | None) -> int:
     code = run_app(app)
     run_dir = app.monitor.feed.snapshot.run_dir
     if run_dir:
-        print(f"run directory: {run_dir}")
+        with contextlib.suppress(OSError):  # the terminal went away while we shut down; the run is saved
+            print(f"run directory: {run_dir}")
     return code
 
 
