@@ -1,0 +1,102 @@
+"""Does the default recipe train well? Ring and grid, several seeds, scored with the PacGAN protocol.
+
+    python benchmarks/quality.py                      # ring and grid, seeds 0-4, recipe steps
+    python benchmarks/quality.py --datasets ring --seeds 0,1 --steps 2000
+
+Each run is the plain `ganterm train DATASET --seed S` recipe (no other flag), headless and in-process,
+then its final generator is scored on 2,500 samples: modes captured, % high-quality samples (within
+3 std of the nearest mean) and the reverse KL of the HQ mode histogram against uniform.
+Wall times include data, checkpoints and the run directory; on a shared machine they are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+import torch
+
+from ganterm.config import TrainConfig, resolve
+from ganterm.eval.quality import evaluate_generator
+from ganterm.gan.train import Trainer
+
+# PacGAN (Lin et al. 2018), tables 2 and 3: mean over trials, 2,500 samples.
+REFERENCES = [
+    ("PacGAN4", "grid", 24.8, 93.6),
+    ("PacGAN4", "ring", 7.8, 95.9),
+    ("GAN (PacGAN's architecture)", "grid", 17.3, 94.8),
+]
+EVAL_SEED = 12345  # noise for the final evaluation, apart from every training seed
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"Python {platform.python_version()}, load average {load:.1f} at start"
+    )
+
+
+def run_one(dataset: str, seed: int, steps: int | None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = resolve(TrainConfig(dataset=dataset, seed=seed, steps=steps, out=tmp))
+        t0 = time.perf_counter()
+        trainer = Trainer(cfg)
+        trainer.run()
+        wall = time.perf_counter() - t0
+        q = evaluate_generator(trainer.G, trainer.data, seed=EVAL_SEED)
+    return {**q, "wall_s": wall, "steps": float(trainer.step)}
+
+
+def row(label: str, r: dict[str, float]) -> str:
+    kl = "n/a" if math.isnan(r["reverse_kl"]) else f"{r['reverse_kl']:.4f}"
+    return (
+        f"{label:<10} {r['modes']:>6.1f} / {r['modes_total']:<3.0f} {r['hq_pct']:>7.2f} {kl:>10} "
+        f"{r['steps']:>7.0f} {r['wall_s']:>8.1f}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", default="ring,grid", help="comma-separated: ring, grid")
+    ap.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated training seeds")
+    ap.add_argument("--steps", type=int, default=None, help="override the recipe's steps")
+    args = ap.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"machine: {machine()}")
+    for dataset in args.datasets.split(","):
+        recipe = resolve(TrainConfig(dataset=dataset, steps=args.steps))
+        print(
+            f"\n{dataset}: loss {recipe.loss}, lr {recipe.lr_g:g}/{recipe.lr_d:g}, betas {recipe.betas}, "
+            f"batch {recipe.batch_size}, n_critic {recipe.n_critic}, z {recipe.z_dim}, steps {recipe.steps}"
+        )
+        print(f"{'seed':<10} {'modes':>12} {'HQ %':>7} {'rev. KL':>10} {'steps':>7} {'wall s':>8}")
+        results = []
+        for seed in seeds:
+            r = run_one(dataset, seed, args.steps)
+            results.append(r)
+            print(row(str(seed), r), flush=True)
+        mean = {k: statistics.fmean(r[k] for r in results) for k in results[0]}
+        print(row("mean", mean))
+        print(
+            f"{'worst':<10} modes {min(r['modes'] for r in results):.0f}, "
+            f"HQ {min(r['hq_pct'] for r in results):.2f} %, wall {max(r['wall_s'] for r in results):.1f} s"
+        )
+    print("\npublished (PacGAN, Lin et al. 2018; 2,500 samples):")
+    for name, dataset, modes, hq in REFERENCES:
+        print(f"  {name:<28} {dataset:<5} {modes:>5.1f} modes  {hq:>5.1f} % HQ")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""One quality figure per run: PacGAN modes / HQ / reverse KL for 2-D data, FCD for labelled image sets.
+
+Used by the trainer every `eval_every` steps (`evaluate_generator`) and by `ganterm eval` on a checkpoint
+(`evaluate_checkpoint`, `format_quality`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganterm.data.base import Dataset
+from ganterm.eval.toy import PACGAN_N, score_toy
+from ganterm.gan.sampling import generate
+
+_BATCH = 500
+
+
+def _z_dim(g: nn.Module) -> int:
+    g = getattr(g, "_orig_mod", g)  # a torch.compile wrapper keeps the module here
+    return int(g.z_dim)
+
+
+def generate_samples(
+    g: nn.Module, n: int, seed: int, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """`n` samples from fixed-seed noise, in eval mode without autograd, in batches; float32 on the CPU."""
+    if device is None:
+        device = next(g.parameters()).device
+    z = torch.randn(n, _z_dim(g), generator=torch.Generator().manual_seed(seed)).to(device)
+    return generate(g, z, batch=_BATCH).cpu()
+
+
+def evaluate_generator(
+    G: nn.Module,
+    dataset: Dataset,
+    *,
+    n: int = PACGAN_N,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    data_dir: str | Path | None = None,
+) -> dict[str, float]:
+    """Score G against `dataset`.
+
+    Points: {"modes", "modes_total", "hq_pct", "reverse_kl"} (PacGAN protocol). Images: {"fcd"} when
+    the dataset has labels to train the FCD classifier on, else {} (nothing meaningful to compute).
+    """
+    if dataset.kind == "points":
+        x = generate_samples(G, n, seed, device).numpy()
+        return score_toy(x, dataset.info["modes"], float(dataset.info["std"])).as_dict()
+    if dataset.labels is None or dataset.data is None:
+        return {}
+    from ganterm.eval.fcd import fcd_for_generator
+
+    return {"fcd": fcd_for_generator(G, dataset, n=n, seed=seed, device=device, data_dir=data_dir)}
+
+
+def evaluate_checkpoint(
+    ckpt: dict[str, Any], *, n: int = PACGAN_N, seed: int = 0, data_dir: str | None = None
+) -> dict[str, Any]:
+    """Rebuild G from a loaded checkpoint, reload its dataset, and score it; adds what was scored."""
+    from ganterm.config import TrainConfig
+    from ganterm.data.registry import load_dataset
+    from ganterm.gan.sampling import Sampler
+
+    cfg = TrainConfig.from_dict(ckpt["config"])
+    sampler = Sampler.from_checkpoint(ckpt)
+    data = load_dataset(
+        cfg.dataset,
+        image_size=cfg.image_size or None,
+        channels=cfg.channels or None,
+        data_dir=data_dir or cfg.data_dir,
+        progress=True,
+        seed=cfg.seed,
+    )
+    scores = evaluate_generator(
+        sampler.g, data, n=n, seed=seed, device="cpu", data_dir=data_dir or cfg.data_dir
+    )
+    return {
+        "dataset": cfg.dataset,
+        "model": cfg.model,
+        "step": int(ckpt["step"]),
+        "n": n,
+        "seed": seed,
+        **scores,
+    }
+
+
+def _fmt(v: float, spec: str) -> str:
+    return "n/a" if isinstance(v, float) and math.isnan(v) else format(v, spec)
+
+
+def format_quality(result: dict[str, Any]) -> str:
+    """Human lines for `ganterm eval`."""
+    head = f"{result.get('dataset', '?')} / {result.get('model', '?')} at step {result.get('step', '?')}"
+    lines = [f"{head} ({result.get('n', '?')} samples, seed {result.get('seed', '?')})"]
+    if "modes" in result:
+        lines += [
+            f"  modes captured   {int(result['modes'])} / {int(result['modes_total'])}",
+            f"  high quality     {_fmt(result['hq_pct'], '.1f')} % (within 3 std of the nearest mode)",
+            f"  reverse KL       {_fmt(result['reverse_kl'], '.4f')} nats (HQ modes vs uniform)",
+        ]
+    if "fcd" in result:
+        lines.append(
+            f"  FCD              {_fmt(result['fcd'], '.3f')}  "
+            "(FCD, not comparable to Inception-FID; lower is better)"
+        )
+    if not any(k in result for k in ("modes", "fcd")):
+        lines.append("  no quality figure for this dataset (FCD needs a labelled image set)")
+    return "\n".join(lines)
