@@ -1,0 +1,484 @@
+"""Training throughput: ganterm's trainer against a pytorch/examples-style DCGAN loop, headless.
+
+    python benchmarks/throughput.py                      # folder + small: about 4 minutes on 2 idle cores
+    python benchmarks/throughput.py --parts folder --rounds 5 --steps 40
+    python benchmarks/throughput.py --parts ablation     # what each speed choice in train.py buys
+
+Parts:
+  folder    64x64 DCGAN on one folder of PNGs: the reference loop (per-sample Dataset decoding each file
+            with Pillow, hand-written to-tensor/normalise, DataLoader with 2 workers, sigmoid + BCELoss,
+            `.item()` five times a step, as pytorch/examples dcgan/main.py) against ganterm's Trainer
+            (default precision and fp32), alternating contenders round by round.
+  small     ganterm alone on the 28x28 `dcgan` and `mlp` models, batch 64, CPU.
+  ablation  ganterm's train_step on the 64x64 DCGAN with one speed choice switched at a time.
+
+Every figure is a median over rounds; warm-up steps are excluded. The machine is shared, so contenders
+alternate within each round and the load average is printed with the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ganterm.config import TrainConfig, resolve
+from ganterm.gan.feed import Feed
+from ganterm.gan.models import build_models
+from ganterm.gan.train import Trainer
+
+BATCH = 64
+Z_DIM = 100
+
+
+# ------------------------------------------------------------------------------------------ machine
+def machine() -> str:
+    model = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    isa = [
+        name
+        for name, probe in (("avx512_bf16", "_is_avx512_bf16_supported"), ("amx", "_is_amx_tile_supported"))
+        if getattr(torch.cpu, probe, lambda: False)()
+    ]
+    return (
+        f"CPU {model}, {os.cpu_count()} cores ({', '.join(isa) or 'no bf16 ISA'}); "
+        f"torch {torch.__version__}; "
+        f"threads {torch.get_num_threads()} intra-op / {torch.get_num_interop_threads()} inter-op; "
+        f"python {platform.python_version()}"
+    )
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+# --------------------------------------------------------------------------------------- image folder
+def make_image_folder(n: int, size: int = 64, root: Path | None = None) -> Path:
+    """n PNGs of coloured ellipses and boxes on gradients, made once and reused (a `done` file marks it)."""
+    from PIL import Image, ImageDraw
+
+    root = root or Path(tempfile.gettempdir()) / f"ganterm-bench-folder-{n}-{size}"
+    if (root / "done").exists():
+        return root
+    # One sub-folder so that ImageFolder-style loaders (class per folder) and ganterm read the same files.
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 1, size)[None, :, None]
+    for i in range(n):
+        a, b = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+        background = (a * (1 - ramp) + b * ramp).repeat(size, 0).astype(np.uint8)
+        im = Image.fromarray(background)
+        draw = ImageDraw.Draw(im)
+        for _ in range(int(rng.integers(1, 4))):
+            x0, y0 = rng.integers(0, size - 16, 2)
+            w, h = rng.integers(8, size // 2, 2)
+            box = (int(x0), int(y0), int(x0 + w), int(y0 + h))
+            fill = tuple(int(c) for c in rng.integers(0, 256, 3))
+            (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=fill)
+        im.save(root / "images" / f"{i:05d}.png")
+    (root / "done").write_text(str(n))
+    return root
+
+
+# ------------------------------------------------------------------------------------ reference loop
+class PngFolder(torch.utils.data.Dataset):
+    """A per-sample dataset as torchvision's ImageFolder + Resize/CenterCrop/ToTensor/Normalize does it."""
+
+    def __init__(self, root: Path, size: int) -> None:
+        self.files = sorted((root / "images").glob("*.png"))
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        from PIL import Image
+
+        with Image.open(self.files[i]) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            scale = self.size / min(w, h)
+            if scale != 1:
+                im = im.resize((round(w * scale), round(h * scale)), Image.Resampling.BILINEAR)
+            w, h = im.size
+            left, top = (w - self.size) // 2, (h - self.size) // 2
+            im = im.crop((left, top, left + self.size, top + self.size))
+            x = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1).float().div(255)
+        return (x - 0.5) / 0.5, 0
+
+
+def reference_round(root: Path, warmup: int, steps: int, seed: int) -> float:
+    """Steps/s of the pytorch/examples DCGAN loop, warm-up excluded."""
+    torch.manual_seed(seed)
+    loader = torch.utils.data.DataLoader(PngFolder(root, 64), batch_size=BATCH, shuffle=True, num_workers=2)
+    net_g, net_d = build_models("dcgan", (3, 64, 64), Z_DIM)
+    criterion = nn.BCELoss()
+    opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    done, t0 = 0, 0.0
+    while True:
+        for real, _ in loader:
+            if done == warmup:
+                t0 = time.perf_counter()
+            # (1) Update D: maximize log(D(x)) + log(1 - D(G(z)))
+            net_d.zero_grad()
+            label = torch.full((real.size(0),), 1.0)
+            output = torch.sigmoid(net_d(real))  # the example's D ends in nn.Sigmoid
+            err_d_real = criterion(output, label)
+            err_d_real.backward()
+            d_x = output.mean().item()
+            noise = torch.randn(real.size(0), Z_DIM, 1, 1)
+            fake = net_g(noise)
+            label.fill_(0.0)
+            output = torch.sigmoid(net_d(fake.detach()))
+            err_d_fake = criterion(output, label)
+            err_d_fake.backward()
+            d_g_z1 = output.mean().item()
+            err_d = err_d_real + err_d_fake
+            opt_d.step()
+            # (2) Update G: maximize log(D(G(z)))
+            net_g.zero_grad()
+            label.fill_(1.0)
+            output = torch.sigmoid(net_d(fake))
+            err_g = criterion(output, label)
+            err_g.backward()
+            d_g_z2 = output.mean().item()
+            opt_g.step()
+            _line = (err_d.item(), err_g.item(), d_x, d_g_z1, d_g_z2)  # what the example prints each step
+            done += 1
+            if done == warmup + steps:
+                return steps / (time.perf_counter() - t0)
+
+
+# ----------------------------------------------------------------------------------------- ganterm
+class TimingFeed(Feed):
+    """Records (step, time) at each publish: the trainer's own loop, timed from outside."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marks: list[tuple[int, float]] = []
+
+        self.running_at = 0.0
+
+    def update(self, **fields: Any) -> None:
+        if fields.get("state") == "running" and not self.running_at:
+            self.running_at = time.perf_counter()  # setup (data, models, optimizers) is done
+        super().update(**fields)
+
+    def publish(self, steps: np.ndarray, values: np.ndarray, **fields: Any) -> None:
+        self.marks.append((int(steps[-1]), time.perf_counter()))
+        super().publish(steps, values, **fields)
+
+
+def ganterm_round(
+    dataset: str, model: str, warmup: int, steps: int, seed: int, out: Path, **kw: Any
+) -> tuple[float, float]:
+    """(steps/s between the publish at `warmup` and the one `steps` later, setup seconds)."""
+    publish_every = 10
+    warmup = -(-warmup // publish_every) * publish_every
+    steps = -(-steps // publish_every) * publish_every
+    cfg = resolve(
+        TrainConfig(
+            dataset=dataset,
+            model=model,
+            batch_size=BATCH,
+            steps=warmup + steps,
+            seed=seed,
+            device="cpu",
+            out=str(out),
+            publish_every=publish_every,
+            ckpt_every=10**9,
+            sample_every=10**9,
+            **kw,
+        )
+    )
+    feed = TimingFeed()
+    t0 = time.perf_counter()
+    trainer = Trainer(cfg, feed)
+    trainer.run()
+    marks = dict(feed.marks)
+    return steps / (marks[warmup + steps] - marks[warmup]), feed.running_at - t0
+
+
+def part_folder(args: argparse.Namespace, tmp: Path) -> None:
+    t = time.perf_counter()
+    root = make_image_folder(args.images)
+    print(
+        f"\n## 64x64 DCGAN, batch {BATCH}, folder of {args.images} PNGs ({root}; ready in "
+        f"{time.perf_counter() - t:.1f} s)"
+    )
+    contenders: dict[str, Callable[[int], float]] = {
+        "reference (pytorch/examples style)": lambda s: reference_round(root, args.warmup, args.steps, s),
+    }
+    for precision in args.precisions:
+        contenders[f"ganterm --precision {precision}"] = lambda s, p=precision: ganterm_round(
+            f"folder:{root}",
+            "dcgan",
+            args.warmup,
+            args.steps,
+            s,
+            tmp / f"run-{p}-{s}",
+            image_size=64,
+            channels=3,
+            precision=p,
+        )[0]
+    rates = run_alternating(contenders, args.rounds)
+    ref = rates[next(iter(contenders))]
+    print(f"\n| loop | steps/s median (best) of {args.rounds} | images/s | vs reference | rounds |")
+    print("|---|---|---|---|---|")
+    for name, r in rates.items():
+        m, b = statistics.median(r), max(r)
+        ratio = f"{m / statistics.median(ref):.2f}x ({b / max(ref):.2f}x)"
+        print(f"| {name} | {m:.2f} ({b:.2f}) | {m * BATCH:.0f} | {ratio} | {_rounds(r)} |")
+
+
+def part_small(args: argparse.Namespace, tmp: Path) -> None:
+    print(f"\n## ganterm on 28x28 shapes, batch {BATCH}, CPU")
+    contenders = {
+        f"{model} --precision {p}": (
+            lambda s, m=model, p=p: ganterm_round(
+                "shapes",
+                m,
+                args.warmup,
+                args.steps * 3,
+                s,
+                tmp / f"small-{m}-{p}-{s}",
+                image_size=28,
+                precision=p,
+            )[0]
+        )
+        for model in ("dcgan", "mlp")
+        for p in args.precisions
+    }
+    rates = run_alternating(contenders, args.rounds)
+    print(f"\n| model | steps/s median (best) of {args.rounds} | images/s (median) | rounds |")
+    print("|---|---|---|---|")
+    for name, r in rates.items():
+        m = statistics.median(r)
+        print(f"| {name} | {m:.1f} ({max(r):.1f}) | {m * BATCH:.0f} | {_rounds(r)} |")
+
+
+# ----------------------------------------------------------------------------------------- quality
+def part_quality(args: argparse.Namespace, tmp: Path) -> None:
+    """Same seeds, fp32 against bf16: FCD of the final G (lower is better) and the final D/G figures."""
+    from ganterm.eval.quality import evaluate_generator
+
+    steps = args.quality_steps
+    print(f"\n## quality: shapes 28x28, dcgan, {steps} steps, fp32 vs bf16, seeds {args.seeds}")
+    print("\n| precision | seed | FCD | d_loss | g_loss | D(x) | D(G(z)) | wall s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for seed in args.seeds:
+        for precision in ("fp32", "bf16"):
+            cfg = resolve(
+                TrainConfig(
+                    dataset="shapes",
+                    model="dcgan",
+                    image_size=28,
+                    steps=steps,
+                    seed=seed,
+                    device="cpu",
+                    out=str(tmp / f"quality-{precision}-{seed}"),
+                    precision=precision,
+                )
+            )
+            start = time.perf_counter()
+            trainer = Trainer(cfg, Feed())
+            trainer.run()
+            wall = time.perf_counter() - start
+            fcd = evaluate_generator(trainer.G, trainer.data, n=2000, seed=12345, device="cpu")["fcd"]
+            # The mean of the last 50 steps: one step's losses are too noisy to compare.
+            last = {
+                k: float(np.mean(trainer.history.series(k, last_steps=50).mean))
+                for k in ("d_loss", "g_loss", "d_real", "d_fake")
+            }
+            print(
+                f"| {precision} | {seed} | {fcd:.2f} | {last['d_loss']:.3f} | {last['g_loss']:.3f} | "
+                f"{last['d_real']:.3f} | {last['d_fake']:.3f} | {wall:.0f} |",
+                flush=True,
+            )
+
+
+# ---------------------------------------------------------------------------------------- ablation
+def _variant_trainer(
+    root: Path, tmp: Path, name: str, precision: str, setup: Callable[[Trainer], None]
+) -> Trainer:
+    cfg = resolve(
+        TrainConfig(
+            dataset=f"folder:{root}",
+            model="dcgan",
+            image_size=64,
+            channels=3,
+            batch_size=BATCH,
+            steps=10**6,
+            device="cpu",
+            out=str(tmp / f"ablation-{name}"),
+            precision=precision,
+        )
+    )
+    trainer = Trainer(cfg, Feed())
+    trainer.setup()
+    setup(trainer)
+    return trainer
+
+
+def _configure(channels_last: bool, fused: bool) -> Callable[[Trainer], None]:
+    """Switch the trainer's memory layout and Adam implementation after setup."""
+
+    def apply(t: Trainer) -> None:
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        for m in (t.G, t.D):
+            m.to(memory_format=fmt)
+        betas = tuple(t.cfg.betas)  # type: ignore[arg-type]
+        kw: dict[str, Any] = {"fused": True} if fused else {"foreach": True}
+        t.opt_g = torch.optim.Adam(t.G.parameters(), lr=t.cfg.lr_g, betas=betas, **kw)
+        t.opt_d = torch.optim.Adam(t.D.parameters(), lr=t.cfg.lr_d, betas=betas, **kw)
+
+    return apply
+
+
+def part_ablation(args: argparse.Namespace, tmp: Path) -> None:
+    root = make_image_folder(args.images)
+    print(f"\n## train_step of the 64x64 DCGAN, one choice at a time (batch {BATCH}, {args.rounds} rounds)")
+    variants: dict[str, tuple[str, Callable[[Trainer], None]]] = {
+        "fp32, NCHW, foreach Adam (before)": ("fp32", _configure(False, False)),
+        "fp32 + channels_last": ("fp32", _configure(True, False)),
+        "fp32 + channels_last + fused Adam": ("fp32", _configure(True, True)),
+        "bf16 autocast, NCHW, foreach Adam": ("bf16", _configure(False, False)),
+        "bf16 + channels_last": ("bf16", _configure(True, False)),
+        "bf16 + channels_last + fused Adam (new default)": ("bf16", _configure(True, True)),
+        "new default, 1 intra-op thread": ("bf16", _configure(True, True)),
+    }
+    trainers = {
+        name: _variant_trainer(root, tmp, str(i), p, s) for i, (name, (p, s)) in enumerate(variants.items())
+    }
+    threads = torch.get_num_threads()
+
+    def block(name: str) -> float:
+        t = trainers[name]
+        torch.set_num_threads(1 if "1 intra-op" in name else threads)
+        try:
+            for _ in range(2):  # warm-up: oneDNN picks and caches its kernels on first use
+                t.train_step(BATCH)
+            start = time.perf_counter()
+            for _ in range(args.steps // 5):
+                t.train_step(BATCH)
+            float(t.train_step(BATCH)[0])  # one sync, as the trainer does at publish time
+            return (args.steps // 5 + 1) / (time.perf_counter() - start)
+        finally:
+            torch.set_num_threads(threads)
+
+    rates = run_alternating({name: (lambda s, n=name: block(n)) for name in trainers}, args.rounds)
+    first = next(iter(rates.values()))
+    base, best = statistics.median(first), max(first)
+    print("\n| step variant | steps/s median (best) | vs before: median (best) | rounds |")
+    print("|---|---|---|---|")
+    for name, r in rates.items():
+        m = statistics.median(r)
+        print(f"| {name} | {m:.2f} ({max(r):.2f}) | {m / base:.2f}x ({max(r) / best:.2f}x) | {_rounds(r)} |")
+    if args.compile:
+        _compile_row(root, tmp, args)
+
+
+def _compile_row(root: Path, tmp: Path, args: argparse.Namespace) -> None:
+    for precision in ("bf16", "fp32"):
+        cfg = resolve(
+            TrainConfig(
+                dataset=f"folder:{root}",
+                model="dcgan",
+                image_size=64,
+                channels=3,
+                batch_size=BATCH,
+                steps=10**6,
+                device="cpu",
+                out=str(tmp / f"compile-{precision}"),
+                precision=precision,
+                compile=True,
+            )
+        )
+        t = Trainer(cfg, Feed())
+        t.setup()
+        start = time.perf_counter()
+        t.train_step(BATCH)
+        t.train_step(BATCH)
+        compile_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(args.steps // 2):
+            t.train_step(BATCH)
+        rate = (args.steps // 2) / (time.perf_counter() - start)
+        print(
+            f"| torch.compile, {precision} | {rate:.2f} | "
+            f"(first 2 steps incl. compile: {compile_s:.0f} s) | |"
+        )
+
+
+# ------------------------------------------------------------------------------------------- driver
+def _rounds(r: list[float]) -> str:
+    return " ".join(f"{x:.2f}" for x in r)
+
+
+def run_alternating(contenders: dict[str, Callable[[int], float]], rounds: int) -> dict[str, list[float]]:
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    for r in range(rounds):
+        for name, fn in contenders.items():
+            rates[name].append(fn(r))
+            print(
+                f"  round {r + 1}/{rounds} {name}: {rates[name][-1]:.2f} steps/s (load {load_average()})",
+                flush=True,
+            )
+    return rates
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--parts", default="folder,small", help="comma list of: folder, small, ablation, quality")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per part (medians over these)")
+    ap.add_argument(
+        "--steps", type=int, default=30, help="timed steps per round (64x64); small models run 3x"
+    )
+    ap.add_argument("--warmup", type=int, default=10, help="untimed steps at the start of each round")
+    ap.add_argument(
+        "--images", type=int, default=5120, help="PNGs in the generated folder (80 batches of 64)"
+    )
+    ap.add_argument("--precisions", default="auto,fp32", help="ganterm precisions to run")
+    ap.add_argument(
+        "--compile", action="store_true", help="ablation: also time torch.compile (slow to build)"
+    )
+    ap.add_argument("--quality-steps", type=int, default=600, help="quality: training steps per run")
+    ap.add_argument("--seeds", default="0,1", help="quality: training seeds")
+    args = ap.parse_args()
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.precisions = args.precisions.split(",")
+    print(machine())
+    print(f"load average at start: {load_average()} (a shared machine: medians, contenders alternate)")
+    parts = {"folder": part_folder, "small": part_small, "ablation": part_ablation, "quality": part_quality}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ganterm-bench-") as tmp:
+        for part in args.parts.split(","):
+            parts[part](args, Path(tmp))
+    print(f"\ntotal {time.perf_counter() - start:.0f} s; load average at end: {load_average()}")
+
+
+if __name__ == "__main__":
+    main()

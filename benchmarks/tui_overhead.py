@@ -1,0 +1,91 @@
+"""Training throughput with the TUI running vs headless (budget: TUI >= 97 % of headless).
+
+Both runs use the same trainer, model, batch and seed. The TUI run is the real app that `ganterm train`
+builds (`ganterm.tui.app.train_app`), driven by Textual's headless test driver at 160x50, so it polls the
+feed, redraws charts and the sample grid exactly as on a terminal. Runs alternate (headless, TUI, ...)
+and medians are reported, since this 2-core machine is shared.
+
+    python benchmarks/tui_overhead.py [--dataset shapes] [--steps 400] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import threading
+import time
+
+from ganterm.config import TrainConfig, resolve
+from ganterm.gan.control import Control
+from ganterm.gan.feed import Feed
+
+
+def rate_between(feed: Feed, start: int, end: int) -> float:
+    """Steps/s between two step counts, sampled from the feed every 5 ms."""
+    while feed.snapshot.step < start:
+        time.sleep(0.005)
+    t0, s0 = time.perf_counter(), feed.snapshot.step
+    while feed.snapshot.step < end and feed.snapshot.state not in ("finished", "stopped", "error"):
+        time.sleep(0.005)
+    return (feed.snapshot.step - s0) / (time.perf_counter() - t0)
+
+
+def headless(cfg: TrainConfig, warm: int, steps: int) -> float:
+    from ganterm.gan.train import Trainer
+
+    feed, control = Feed(), Control()
+    th = threading.Thread(target=Trainer(cfg, feed, control).run)
+    th.start()
+    rate = rate_between(feed, warm, steps)
+    control.stop()
+    th.join()
+    return rate
+
+
+def with_tui(cfg: TrainConfig, warm: int, steps: int) -> float:
+    from ganterm.tui.app import train_app
+
+    app = train_app(cfg, "256")
+    feed = app.monitor.feed
+    result: list[float] = []
+
+    async def drive() -> None:
+        async with app.run_test(size=(160, 50)) as pilot:
+            loop = asyncio.get_running_loop()
+            result.append(await loop.run_in_executor(None, rate_between, feed, warm, steps))
+            await pilot.press("q")
+            await pilot.pause(0.5)
+
+    asyncio.run(drive())
+    return result[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", default="shapes")
+    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    out = tempfile.mkdtemp(prefix="ganterm-tui-bench-")
+    head, tui = [], []
+    for i in range(args.repeats):
+        cfg = resolve(
+            TrainConfig(dataset=args.dataset, steps=args.steps + 1000, out=f"{out}/h{i}", sample_every=50)
+        )
+        head.append(headless(cfg, args.warmup, args.steps))
+        cfg = resolve(
+            TrainConfig(dataset=args.dataset, steps=args.steps + 1000, out=f"{out}/t{i}", sample_every=50)
+        )
+        tui.append(with_tui(cfg, args.warmup, args.steps))
+        print(f"round {i + 1}: headless {head[-1]:.2f} steps/s, TUI {tui[-1]:.2f} steps/s", flush=True)
+    h, t = statistics.median(head), statistics.median(tui)
+    print(f"\n| mode | steps/s (median of {args.repeats}) |\n| --- | --- |")
+    print(f"| headless | {h:.2f} |\n| TUI 160x50 | {t:.2f} |")
+    print(f"\nTUI / headless = {100 * t / h:.1f} %  (budget >= 97 %)")
+
+
+if __name__ == "__main__":
+    main()
