@@ -55,7 +55,7 @@ def run_one(dataset: str, seed: int, steps: int | None) -> dict[str, float]:
         trainer = Trainer(cfg)
         trainer.run()
         wall = time.perf_counter() - t0
-        q = evaluate_generator(trainer.G, trainer.data, seed=EVAL_SEED)
+        q = evaluate_generator(trainer.sample_G, trainer.data, seed=EVAL_SEED)
     return {**q, "wall_s": wall, "steps": float(trainer.step)}
 
 

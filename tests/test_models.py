@@ -224,3 +224,17 @@ def test_importing_the_trainer_modules_leaves_the_ui_out() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_toy_scale_standardises_both_nets() -> None:
+    """At scale s, G's output is s times its net's and D scores x as its net scores x / s."""
+    torch.manual_seed(0)
+    G1, D1 = build_models("toy", (2,), 4, hidden=8)
+    G4, D4 = build_models("toy", (2,), 4, hidden=8, scale=4.0)
+    G4.load_state_dict(G1.state_dict())
+    D4.load_state_dict(D1.state_dict())
+    z, x = torch.randn(5, 4), torch.randn(5, 2)
+    torch.testing.assert_close(G4(z), 4.0 * G1(z))
+    torch.testing.assert_close(D4(4.0 * x), D1(x))
+    with pytest.raises(UsageError, match="scale"):
+        build_models("toy", (2,), 4, scale=0.0)

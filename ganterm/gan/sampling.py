@@ -55,8 +55,10 @@ class Sampler:
             shape,
             int(cfg.z_dim or ckpt["fixed_noise"].shape[1]),
             gp_safe=bool(ckpt.get("gp_safe", False)),
+            **(cfg.model_options or {}),
         )
-        g.load_state_dict(ckpt["G"])
+        # The weight average (G-EMA) is the better sampler when the run kept one.
+        g.load_state_dict(ckpt.get("G_ema") or ckpt["G"])
         real = ckpt.get("real_preview")
         real_np = real.numpy() if isinstance(real, torch.Tensor) else None
         return cls(
