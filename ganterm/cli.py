@@ -83,8 +83,18 @@ def train(
         ),
     ] = None,
     precision: Annotated[
-        str, typer.Option(help="fp32, bf16 (autocast; losses and optimizer stay fp32) or auto.")
-    ] = "fp32",
+        str,
+        typer.Option(
+            help="auto (bf16 autocast for image models where the hardware has native bf16), fp32 (bit-"
+            "reproducible on the CPU) or bf16; losses and the optimizer always stay fp32."
+        ),
+    ] = "auto",
+    lr_decay: Annotated[
+        str | None, typer.Option("--lr-decay", help="none, linear or cosine decay of both rates to 0.")
+    ] = None,
+    g_ema: Annotated[
+        float | None, typer.Option("--g-ema", help="Beta of a generator weight average for samples (0: off).")
+    ] = None,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
     on_nan: Annotated[
         str,
@@ -143,6 +153,8 @@ def train(
         ckpt_every=ckpt_every,
         eval_every=eval_every,
         precision=precision,
+        lr_decay=lr_decay,
+        g_ema=g_ema,
         compile=compile_,
         on_nan=on_nan,
         extra=extra,

@@ -74,7 +74,9 @@ def test_run_dir_contents_and_checkpoint(tmp_path):
 )
 def test_resume_is_exact(tmp_path, dataset, model, loss):
     # dcgan + wgan-gp is the slow, stateful case (BatchNorm-free critic, 5 critic steps, GP noise)
-    kw = dict(dataset=dataset, model=model, loss=loss, steps=12, ckpt_every=6, batch_size=16)
+    kw = dict(
+        dataset=dataset, model=model, loss=loss, steps=12, ckpt_every=6, batch_size=16, precision="fp32"
+    )
     if loss == "wgan-gp":
         kw.update(steps=6, ckpt_every=3, batch_size=8, n_critic=2)
     if dataset == "shapes":
@@ -145,7 +147,9 @@ def test_pause_resume_checkpoint_stop(tmp_path):
 
 
 def test_nan_is_caught_at_its_step_and_rolled_back(tmp_path):
-    cfg = make_cfg(tmp_path, steps=80, ckpt_every=20, on_nan="rollback", extra={"inject_nan_at": 33})
+    cfg = make_cfg(
+        tmp_path, steps=80, ckpt_every=20, on_nan="rollback", lr_decay="none", extra={"inject_nan_at": 33}
+    )
     feed = Feed()
     t = Trainer(cfg, feed)
     t.run()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,16 +19,18 @@ import torch
 from torch import nn
 
 from ganterm import __version__
-from ganterm.config import TrainConfig
+from ganterm.config import TrainConfig, recipe_key
 from ganterm.errors import GantermError, UsageError
 from ganterm.gan.checkpoint import load_checkpoint, save_checkpoint, to_numpy_tree
 from ganterm.gan.control import Command, Control
+from ganterm.gan.ema import EMA
 from ganterm.gan.feed import Feed
 from ganterm.gan.history import METRIC_COLUMNS, MetricHistory
 from ganterm.gan.losses import GANLoss, get_loss, gradient_penalty
 from ganterm.gan.models import build_models
 from ganterm.gan.rundir import RunDirWriter, default_run_dir
 from ganterm.gan.sampling import generate, make_frame
+from ganterm.gan.schedule import lr_factor
 
 
 def pick_device(spec: str) -> torch.device:
@@ -49,6 +52,16 @@ def pick_device(spec: str) -> torch.device:
     return torch.device(spec)
 
 
+def has_fast_bf16(device: torch.device) -> bool:
+    """Whether the device computes bf16 natively: CUDA with bf16, or a CPU with AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private but stable since torch 2.1
+        return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+    return False
+
+
 def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
     """Total L2 norm of the gradients, as a tensor (no host sync)."""
     grads = [p.grad for p in params if p.grad is not None]
@@ -58,8 +71,14 @@ def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, feed: Feed | None = None, control: Control | None = None,
-                 *, progress: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        feed: Feed | None = None,
+        control: Control | None = None,
+        *,
+        progress: bool = False,
+    ) -> None:
         self.cfg = cfg
         self.progress = progress  # rich download/decode bars on stderr: headless only, they would tear a TUI
         self.feed = feed or Feed()
@@ -80,14 +99,24 @@ class Trainer:
         if resume_ckpt is not None:
             self._check_resume_config(resume_ckpt)
         self.device = pick_device(cfg.device)
+        if recipe_key(cfg.dataset) in ("ring", "grid") and "OMP_NUM_THREADS" not in os.environ:
+            # 2-D toy MLPs are far too small to split across cores; a second thread only waits (and on a
+            # busy machine made ring ~50x slower). Fixed per dataset, so a resumed run computes the same.
+            torch.set_num_threads(1)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
 
         from ganterm.data.registry import load_dataset
 
         self.feed.update(message=f"loading dataset {cfg.dataset} ...")
-        data = load_dataset(cfg.dataset, image_size=cfg.image_size or None, channels=cfg.channels or None,
-                            data_dir=cfg.data_dir, progress=self.progress, seed=cfg.seed)
+        data = load_dataset(
+            cfg.dataset,
+            image_size=cfg.image_size or None,
+            channels=cfg.channels or None,
+            data_dir=cfg.data_dir,
+            progress=self.progress,
+            seed=cfg.seed,
+        )
         if self.device.type != "cpu" and data.data is not None and self._fits_on_device(data.data):
             data = data.to(self.device)  # whole dataset on the GPU: no host-to-device copy per batch
         self.data = data
@@ -96,29 +125,50 @@ class Trainer:
 
         self.loss: GANLoss = get_loss(str(cfg.loss))
         self.gp_safe = cfg.loss == "wgan-gp"
-        self.G, self.D = build_models(str(cfg.model), data.shape, int(cfg.z_dim), gp_safe=self.gp_safe)
+        self.G, self.D = build_models(
+            str(cfg.model), data.shape, int(cfg.z_dim), gp_safe=self.gp_safe, **(cfg.model_options or {})
+        )
         self.G.to(self.device)
         self.D.to(self.device)
-        if self.device.type == "cuda" or cfg.extra.get("channels_last"):
-            if len(data.shape) == 3:
-                self.D.to(memory_format=torch.channels_last)
+        if len(data.shape) == 3 and self.device.type in ("cpu", "cuda"):
+            # NHWC weights let oneDNN / cuDNN run the convs without a layout reorder around each one.
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
         betas = tuple(cfg.betas)  # type: ignore[arg-type]
-        fused = self.device.type == "cuda"
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas, fused=fused or None,
-                                      foreach=None if fused else True)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas, fused=fused or None,
-                                      foreach=None if fused else True)
+        # One fused kernel per optimizer step (CPU and CUDA); MPS keeps the multi-tensor path.
+        fused = self.device.type in ("cpu", "cuda")
+        self.opt_g = torch.optim.Adam(
+            self.G.parameters(),
+            lr=cfg.lr_g,
+            betas=betas,
+            fused=fused or None,
+            foreach=None if fused else True,
+        )
+        self.opt_d = torch.optim.Adam(
+            self.D.parameters(),
+            lr=cfg.lr_d,
+            betas=betas,
+            fused=fused or None,
+            foreach=None if fused else True,
+        )
         self.g_params = list(self.G.parameters())
         self.d_params = list(self.D.parameters())
         self.n_critic = int(cfg.n_critic or self.loss.n_critic)
+        # Samples, evaluation and `ganterm sample` use the weight average when there is one.
+        self.g_ema = EMA(self.G, float(cfg.g_ema)) if cfg.g_ema else None
+        self._lr_f = 1.0  # the decay factor the optimizers' rates carry now
 
         n_fixed = cfg.n_samples if data.kind == "images" else 1000
         noise_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.fixed_noise = torch.randn(n_fixed, int(cfg.z_dim), generator=noise_gen).to(self.device)
         self.real_preview: np.ndarray | None = None
         if data.kind == "points":
-            self.real_preview = data.sample(1000, torch.Generator(self.gen.device).manual_seed(cfg.seed + 2)) \
-                .float().cpu().numpy()
+            self.real_preview = (
+                data.sample(1000, torch.Generator(self.gen.device).manual_seed(cfg.seed + 2))
+                .float()
+                .cpu()
+                .numpy()
+            )
 
         self.total_steps = self._total_steps()
         self.steps_per_epoch = max(1, data.size // int(cfg.batch_size))
@@ -133,24 +183,41 @@ class Trainer:
 
         if resume_ckpt is not None:
             self._restore(resume_ckpt)
-        out = Path(cfg.out) if cfg.out else (
-            Path(cfg.resume).resolve().parent.parent if cfg.resume and self._is_run_ckpt(Path(cfg.resume))
-            else default_run_dir(cfg.dataset, str(cfg.model))
+        out = (
+            Path(cfg.out)
+            if cfg.out
+            else (
+                Path(cfg.resume).resolve().parent.parent
+                if cfg.resume and self._is_run_ckpt(Path(cfg.resume))
+                else default_run_dir(cfg.dataset, str(cfg.model))
+            )
         )
         self.writer = RunDirWriter(out, self._config_record(), resume=resume_ckpt is not None)
         self.run_dir = out
         self.feed.replace_history(self.history)
         self.feed.update(
-            state="running", message="", dataset=cfg.dataset, model=str(cfg.model), loss=self.loss.name,
-            device=str(self.device), total_steps=self.total_steps, run_dir=str(out), step=self.step,
+            state="running",
+            message="",
+            dataset=cfg.dataset,
+            model=str(cfg.model),
+            loss=self.loss.name,
+            device=str(self.device),
+            total_steps=self.total_steps,
+            run_dir=str(out),
+            step=self.step,
         )
         what = f"resumed from {cfg.resume} at step {self.step}" if resume_ckpt else "started"
-        self._event("start", f"{what}: {cfg.dataset} / {cfg.model} / {self.loss.name} on {self.device}",
-                    run_dir=str(out))
+        self._event(
+            "start",
+            f"{what}: {cfg.dataset} / {cfg.model} / {self.loss.name} on {self.device}",
+            run_dir=str(out),
+        )
 
     @staticmethod
     def _is_run_ckpt(p: Path) -> bool:
-        return p.resolve().parent.name == "checkpoints" and (p.resolve().parent.parent / "config.json").exists()
+        return (
+            p.resolve().parent.name == "checkpoints" and (p.resolve().parent.parent / "config.json").exists()
+        )
 
     def _fits_on_device(self, x: torch.Tensor) -> bool:
         if self.device.type != "cuda":
@@ -159,8 +226,14 @@ class Trainer:
         return x.numel() * x.element_size() < 0.4 * free
 
     def _autocast_dtype(self) -> torch.dtype | None:
+        """bf16 autocast for the forward passes, or None for plain fp32 (bit-reproducible on the CPU).
+
+        "auto" picks bf16 where it was measured to pay: image models on hardware with native bf16
+        (1.5-1.7x on a Zen 5 CPU, benchmarks/README.md). The 2-D toy models keep fp32: not measured to
+        gain, and their quality figures measure distances of a few hundredths.
+        """
         p = self.cfg.precision
-        if p == "bf16" or (p == "auto" and self.device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        if p == "bf16" or (p == "auto" and self.data.kind == "images" and has_fast_bf16(self.device)):
             return torch.bfloat16
         return None
 
@@ -177,17 +250,24 @@ class Trainer:
 
     def _config_record(self) -> dict[str, Any]:
         rec = self.cfg.to_dict()
-        rec.update(ganterm_version=__version__, data_shape=list(self.data.shape), data_kind=self.data.kind,
-                   total_steps=self.total_steps, device_resolved=str(self.device))
+        rec.update(
+            ganterm_version=__version__,
+            data_shape=list(self.data.shape),
+            data_kind=self.data.kind,
+            total_steps=self.total_steps,
+            device_resolved=str(self.device),
+        )
         return rec
 
     # Hyper-parameters that change what a resumed run computes; the rest (steps, out, device...) may differ.
-    _RESUME_KEYS = ("dataset", "model", "z_dim", "batch_size", "image_size", "channels")
+    _RESUME_KEYS = ("dataset", "model", "z_dim", "batch_size", "image_size", "channels", "model_options")
 
     def _check_resume_config(self, ckpt: dict[str, Any]) -> None:
         saved = TrainConfig.from_dict(ckpt["config"])
         for key in self._RESUME_KEYS:
             a, b = getattr(saved, key), getattr(self.cfg, key)
+            if key == "model_options":  # checkpoints from before the field hold None
+                a, b = a or {}, b or {}
             if a != b:
                 raise UsageError(
                     f"--resume: checkpoint has {key}={a!r} but this run asks {key}={b!r}; "
@@ -218,8 +298,12 @@ class Trainer:
             "lr_g": self.opt_g.param_groups[0]["lr"],
             "lr_d": self.opt_d.param_groups[0]["lr"],
             "swaps": list(self.swaps),
-            "events": [{"step": e.step, "kind": e.kind, "message": e.message} for e in self.feed.events()[-200:]],
+            "events": [
+                {"step": e.step, "kind": e.kind, "message": e.message} for e in self.feed.events()[-200:]
+            ],
             "G": g.state_dict(),
+            "G_ema": self.g_ema.state_dict() if self.g_ema else None,
+            "lr_factor": self._lr_f,
             "D": d.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
@@ -237,11 +321,18 @@ class Trainer:
         d = getattr(self.D, "_orig_mod", self.D)
         g.load_state_dict(ckpt["G"])
         d.load_state_dict(ckpt["D"])
+        if self.g_ema:
+            self.g_ema.load_state_dict(ckpt.get("G_ema") or ckpt["G"])
+        self._lr_f = float(ckpt.get("lr_factor", 1.0))
         self.opt_g.load_state_dict(ckpt["opt_g"])
         self.opt_d.load_state_dict(ckpt["opt_d"])
         self.step = int(ckpt["step"])
         self.fixed_noise = ckpt["fixed_noise"].to(self.device)
-        if ckpt.get("loss_name") and ckpt["loss_name"] != self.loss.name and not self.cfg.extra.get("loss_given"):
+        if (
+            ckpt.get("loss_name")
+            and ckpt["loss_name"] != self.loss.name
+            and not self.cfg.extra.get("loss_given")
+        ):
             self.loss = get_loss(str(ckpt["loss_name"]))
         self.n_critic = int(ckpt.get("n_critic", self.n_critic))
         self.swaps = list(ckpt.get("swaps", []))
@@ -265,10 +356,17 @@ class Trainer:
         """An in-memory copy to roll back to without touching the disk."""
         g = getattr(self.G, "_orig_mod", self.G)
         d = getattr(self.D, "_orig_mod", self.D)
-        self.good_state = copy.deepcopy({
-            "step": self.step, "G": g.state_dict(), "D": d.state_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-        })
+        self.good_state = copy.deepcopy(
+            {
+                "step": self.step,
+                "G": g.state_dict(),
+                "D": d.state_dict(),
+                "G_ema": self.g_ema.state_dict() if self.g_ema else None,
+                "lr_factor": self._lr_f,
+                "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(),
+            }
+        )
 
     # ------------------------------------------------------------------------------------------
     # the loop
@@ -314,6 +412,7 @@ class Trainer:
                     break
                 continue
 
+            self._decay_lr()
             metrics = self.train_step(B, nan=inject_nan_at is not None and self.step + 1 == inject_nan_at)
             self.step += 1
             pending.append(metrics)
@@ -341,6 +440,25 @@ class Trainer:
         state = "finished" if stop_reason == "finished" else "stopped"
         self.feed.update(state=state, eta_s=0.0 if state == "finished" else None)
         self._event("end", f"{state} at step {self.step}", reason=stop_reason)
+
+    @property
+    def sample_G(self) -> nn.Module:
+        """The generator that samples and evaluation use: the weight average when the run keeps one."""
+        return self.g_ema.model if self.g_ema else self.G
+
+    def _decay_lr(self) -> None:
+        """Scale both rates by the schedule's change since the last step; a rollback's lr scale survives."""
+        f = lr_factor(
+            self.step,
+            self.total_steps,
+            str(self.cfg.lr_decay or "none"),
+            float(self.cfg.lr_decay_start or 0.0),
+        )
+        if f != self._lr_f:
+            for opt in (self.opt_g, self.opt_d):
+                for group in opt.param_groups:
+                    group["lr"] *= f / self._lr_f
+            self._lr_f = f
 
     def train_step(self, B: int, nan: bool = False) -> torch.Tensor:
         """n_critic D updates then one G update; returns the step's metrics as one tensor (no sync)."""
@@ -378,12 +496,19 @@ class Trainer:
         loss_g.backward()
         gn_g = grad_norm(self.g_params)
         self.opt_g.step()
+        if self.g_ema:
+            self.g_ema.update(self.step + 1)
         with torch.no_grad():
-            return torch.stack([
-                loss_d.detach().float(), loss_g.detach().float(),
-                loss.score(real_logits.detach()).float(), loss.score(fake_logits.detach()).float(),
-                gn_g.float().to(loss_d.device), gn_d.float().to(loss_d.device),
-            ])
+            return torch.stack(
+                [
+                    loss_d.detach().float(),
+                    loss_g.detach().float(),
+                    loss.score(real_logits.detach()).float(),
+                    loss.score(fake_logits.detach()).float(),
+                    gn_g.float().to(loss_d.device),
+                    gn_d.float().to(loss_d.device),
+                ]
+            )
 
     # ------------------------------------------------------------------------------------------
     # publishing (the only host syncs)
@@ -397,9 +522,16 @@ class Trainer:
         if self.device.type == "cuda":
             extra["gpu_mem_bytes"] = int(torch.cuda.memory_allocated(self.device))
         self.feed.publish(
-            steps_arr, values, step=self.step, epoch=self.step / self.steps_per_epoch,
-            steps_per_s=self._rate, images_per_s=self._rate * int(self.cfg.batch_size) * self.n_critic,
-            eta_s=remaining / self._rate if self._rate > 0 else None, loss=self.loss.name, **latest, **extra,
+            steps_arr,
+            values,
+            step=self.step,
+            epoch=self.step / self.steps_per_epoch,
+            steps_per_s=self._rate,
+            images_per_s=self._rate * int(self.cfg.batch_size) * self.n_critic,
+            eta_s=remaining / self._rate if self._rate > 0 else None,
+            loss=self.loss.name,
+            **latest,
+            **extra,
         )
         self._safe_io("metrics", lambda: self.writer.write_metrics(steps_arr, values, time.time()))
         for s, row in zip(steps, values, strict=True):
@@ -411,8 +543,13 @@ class Trainer:
                     return  # the rest of the batch is downstream of the NaN
 
     def _on_alert(self, alert: Any) -> None:
-        self._event("alert", f"{alert.message} — {alert.hint}", step=alert.step, alert=alert.kind,
-                    severity=alert.severity)
+        self._event(
+            "alert",
+            f"{alert.message} — {alert.hint}",
+            step=alert.step,
+            alert=alert.kind,
+            severity=alert.severity,
+        )
         if alert.kind != "nonfinite":
             return
         action = self.cfg.on_nan
@@ -427,9 +564,12 @@ class Trainer:
 
     def _publish_samples(self) -> None:
         z = self.fixed_noise
-        G = self.G
-        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
-                            enabled=self.autocast_dtype is not None):
+        G = self.sample_G
+        with torch.autocast(
+            self.device.type,
+            dtype=self.autocast_dtype or torch.bfloat16,
+            enabled=self.autocast_dtype is not None,
+        ):
             x = generate(G, z)
         frame = make_frame(self.step, x, self.data.kind, self.real_preview)
         self.feed.publish_samples(frame)
@@ -444,7 +584,7 @@ class Trainer:
         from ganterm.eval.quality import evaluate_generator
 
         try:
-            q = evaluate_generator(self.G, self.data, seed=self.cfg.seed, device=self.device)
+            q = evaluate_generator(self.sample_G, self.data, seed=self.cfg.seed, device=self.device)
         except Exception as e:  # evaluation must never kill training
             self._event("warning", f"quality evaluation failed: {type(e).__name__}: {e}")
             return
@@ -471,20 +611,29 @@ class Trainer:
         if reason in ("final", "stop", "error") and self._saved_step == self.step:
             return self.last_checkpoint  # the periodic save of this very step already holds it
         if not self._weights_finite():
-            self._event("warning", f"not saving non-finite weights at step {self.step}; "
-                        f"last good checkpoint: {self.last_checkpoint}")
+            self._event(
+                "warning",
+                f"not saving non-finite weights at step {self.step}; "
+                f"last good checkpoint: {self.last_checkpoint}",
+            )
             return None
         path = self.writer.checkpoint_path(self.step)
         payload = self.state_payload()
         try:
             if not self.writer.ensure_exists():
-                self._event("warning", f"run directory {self.writer.path} was deleted; recreated it "
-                            "(checkpoints saved before are gone)")
+                self._event(
+                    "warning",
+                    f"run directory {self.writer.path} was deleted; recreated it "
+                    "(checkpoints saved before are gone)",
+                )
             self.writer.checkpoints.mkdir(parents=True, exist_ok=True)
             save_checkpoint(path, payload)
         except OSError as e:
-            self.feed.event("warning", f"checkpoint at step {self.step} FAILED: {e.strerror or e}; "
-                            f"previous one kept: {self.last_checkpoint}")
+            self.feed.event(
+                "warning",
+                f"checkpoint at step {self.step} FAILED: {e.strerror or e}; "
+                f"previous one kept: {self.last_checkpoint}",
+            )
             return None
         self.last_checkpoint = path
         self._saved_step = self.step
@@ -511,7 +660,9 @@ class Trainer:
             if want != self.paused:
                 self.paused = want
                 self.feed.update(state="paused" if want else "running", message="")
-                self._event("pause" if want else "resume", f"{'paused' if want else 'resumed'} at step {self.step}")
+                self._event(
+                    "pause" if want else "resume", f"{'paused' if want else 'resumed'} at step {self.step}"
+                )
         elif name == "swap_loss":
             self.swap_loss(str(args["name"]))
         elif name == "checkpoint":
@@ -520,7 +671,7 @@ class Trainer:
             seed = args.get("seed")
             gen = torch.Generator().manual_seed(seed if seed is not None else int(time.time_ns() % 2**31))
             z = torch.randn(*self.fixed_noise.shape, generator=gen).to(self.device)
-            x = generate(self.G, z)
+            x = generate(self.sample_G, z)
             self.feed.publish_samples(make_frame(self.step, x, self.data.kind, self.real_preview))
             self._event("resample", "samples from new noise (the fixed noise is unchanged)")
         elif name == "rollback":
@@ -554,6 +705,9 @@ class Trainer:
         d = getattr(self.D, "_orig_mod", self.D)
         g.load_state_dict(s["G"])
         d.load_state_dict(s["D"])
+        if self.g_ema:
+            self.g_ema.load_state_dict(s["G_ema"])
+        self._lr_f = s["lr_factor"]  # the restored optimizers carry the rates of that step
         self.opt_g.load_state_dict(s["opt_g"])
         self.opt_d.load_state_dict(s["opt_d"])
         for opt in (self.opt_g, self.opt_d):
@@ -566,8 +720,12 @@ class Trainer:
         self.feed.update(state="running", message="")
         # Steps keep counting forward so history and the run directory stay monotonic; the weights are
         # those of the good state.
-        self._event("rollback", f"rolled back to the weights of step {s['step']} (lr x{lr_scale:g})",
-                    to_step=s["step"], lr_scale=lr_scale)
+        self._event(
+            "rollback",
+            f"rolled back to the weights of step {s['step']} (lr x{lr_scale:g})",
+            to_step=s["step"],
+            lr_scale=lr_scale,
+        )
 
     def _wait_paused(self) -> str | None:
         while self.paused:
