@@ -25,8 +25,8 @@ from ganterm.tui.widgets.events import EventLog
 from ganterm.tui.widgets.samples import SamplePanel
 from ganterm.tui.widgets.status import StatusLine
 
-POLL_HZ = 8.0
-CHART_INTERVAL_S = 0.5
+POLL_HZ = 4.0
+CHART_INTERVAL_S = 2.0
 
 
 def marker_for(ev: Event) -> Marker:
