@@ -5,6 +5,7 @@ It only reads the Feed (a few times a second) so the trainer never waits for it.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -28,13 +29,14 @@ _SHOW_EVENTS = (
 )
 
 
-def format_eta(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds == float("inf"):
-        return "--:--"
-    s = int(seconds)
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+def format_duration(seconds: float | None) -> str:
+    """12 -> '0:12', 3725 -> '1:02:05'; unknown -> '--' (shared by the headless line and the TUI header)."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "--"
+    s = round(seconds)
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def status_line(snap: Snapshot) -> str:
@@ -42,7 +44,7 @@ def status_line(snap: Snapshot) -> str:
     return (
         f"step {snap.step}/{snap.total_steps} ({pct:.0f}%)  D {snap.d_loss:.4f}  G {snap.g_loss:.4f}  "
         f"D(x) {snap.d_real:.3f}  D(G(z)) {snap.d_fake:.3f}  {snap.steps_per_s:.1f} steps/s  "
-        f"ETA {format_eta(snap.eta_s)}"
+        f"ETA {format_duration(snap.eta_s)}"
     )
 
 

@@ -1,28 +1,20 @@
 """The real CLI in a subprocess: the end-to-end runs and the promises of `--help`."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fault_helpers import run_cli
 from PIL import Image
 
 from ganterm.gan.checkpoint import load_checkpoint
 
 
 def ganterm(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "ganterm", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-        env=env,
-    )
+    return run_cli(*args, cwd=cwd, timeout=timeout)
 
 
 def test_help_does_not_import_torch():

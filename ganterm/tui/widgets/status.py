@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 from rich.text import Text
 from textual.widget import Widget
 
 from ganterm.gan.feed import Snapshot
+from ganterm.report import format_duration
 
 STATE_STYLES = {
     "starting": "bold black on grey70",
@@ -19,16 +18,6 @@ STATE_STYLES = {
     "error": "bold white on red",
     "view": "bold black on cyan",
 }
-
-
-def format_duration(seconds: float | None) -> str:
-    """12 -> '0:12', 3725 -> '1:02:05'; unknown -> '--'."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "--"
-    s = round(seconds)
-    h, rest = divmod(s, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def format_bytes(n: int) -> str:
