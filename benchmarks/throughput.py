@@ -321,10 +321,9 @@ def part_quality(args: argparse.Namespace, tmp: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------- ablation
-def _variant_trainer(
-    root: Path, tmp: Path, name: str, precision: str, setup: Callable[[Trainer], None]
-) -> Trainer:
-    cfg = resolve(
+def _dcgan64_config(root: Path, out: Path, precision: str, **extra: object) -> TrainConfig:
+    """The 64x64 DCGAN on the image folder, as the ablation and compile rows train it."""
+    return resolve(
         TrainConfig(
             dataset=f"folder:{root}",
             model="dcgan",
@@ -333,10 +332,17 @@ def _variant_trainer(
             batch_size=BATCH,
             steps=10**6,
             device="cpu",
-            out=str(tmp / f"ablation-{name}"),
+            out=str(out),
             precision=precision,
+            **extra,
         )
     )
+
+
+def _variant_trainer(
+    root: Path, tmp: Path, name: str, precision: str, setup: Callable[[Trainer], None]
+) -> Trainer:
+    cfg = _dcgan64_config(root, tmp / f"ablation-{name}", precision)
     trainer = Trainer(cfg, Feed())
     trainer.setup()
     setup(trainer)
@@ -403,20 +409,7 @@ def part_ablation(args: argparse.Namespace, tmp: Path) -> None:
 
 def _compile_row(root: Path, tmp: Path, args: argparse.Namespace) -> None:
     for precision in ("bf16", "fp32"):
-        cfg = resolve(
-            TrainConfig(
-                dataset=f"folder:{root}",
-                model="dcgan",
-                image_size=64,
-                channels=3,
-                batch_size=BATCH,
-                steps=10**6,
-                device="cpu",
-                out=str(tmp / f"compile-{precision}"),
-                precision=precision,
-                compile=True,
-            )
-        )
+        cfg = _dcgan64_config(root, tmp / f"compile-{precision}", precision, compile=True)
         t = Trainer(cfg, Feed())
         t.setup()
         start = time.perf_counter()

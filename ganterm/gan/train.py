@@ -278,8 +278,7 @@ class Trainer:
     # state: checkpoint payloads, resume, in-memory rollback
     # ------------------------------------------------------------------------------------------
     def state_payload(self) -> dict[str, Any]:
-        g = getattr(self.G, "_orig_mod", self.G)
-        d = getattr(self.D, "_orig_mod", self.D)
+        g, d = self._plain_models()
         rng: dict[str, Any] = {"torch": torch.get_rng_state(), "gen": self.gen.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
@@ -317,8 +316,7 @@ class Trainer:
         }
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
-        g = getattr(self.G, "_orig_mod", self.G)
-        d = getattr(self.D, "_orig_mod", self.D)
+        g, d = self._plain_models()
         g.load_state_dict(ckpt["G"])
         d.load_state_dict(ckpt["D"])
         if self.g_ema:
@@ -348,14 +346,17 @@ class Trainer:
         if ckpt.get("health"):
             self.health.load_state_dict(ckpt["health"])
 
+    def _plain_models(self) -> tuple[nn.Module, nn.Module]:
+        """G and D without a torch.compile wrapper: their state dicts keep the plain parameter names."""
+        return getattr(self.G, "_orig_mod", self.G), getattr(self.D, "_orig_mod", self.D)
+
     def _weights_finite(self) -> bool:
         with torch.no_grad():
             return all(bool(torch.isfinite(p).all()) for p in [*self.g_params, *self.d_params])
 
     def _remember_good_state(self) -> None:
         """An in-memory copy to roll back to without touching the disk."""
-        g = getattr(self.G, "_orig_mod", self.G)
-        d = getattr(self.D, "_orig_mod", self.D)
+        g, d = self._plain_models()
         self.good_state = copy.deepcopy(
             {
                 "step": self.step,
@@ -701,8 +702,7 @@ class Trainer:
             self._event("warning", "nothing to roll back to yet")
             return
         s = self.good_state
-        g = getattr(self.G, "_orig_mod", self.G)
-        d = getattr(self.D, "_orig_mod", self.D)
+        g, d = self._plain_models()
         g.load_state_dict(s["G"])
         d.load_state_dict(s["D"])
         if self.g_ema:
