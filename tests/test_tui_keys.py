@@ -119,15 +119,16 @@ async def test_chart_cache_redraws_only_on_change():
     async with app.run_test(size=SIZE) as pilot:
         loss = app.screen.query_one("#loss-chart", ChartView)
         await pilot.pause()
-        drawn = loss.renders
+        drawn, built = loss.renders, loss.strip_builds
         loss.refresh()
         await pilot.pause()
-        assert loss.renders == drawn  # same size, data and options: the cached Text
+        assert loss.renders == drawn  # same size, data and options: the cached chart
+        assert loss.strip_builds == built  # ... and its Strips are reused, not converted again
         feed = app.monitor.feed
         feed.publish(np.arange(600, 610), metric_rows(np.arange(600, 610)), step=610)
         app.monitor.poll_feed()
         await pilot.pause()
-        assert loss.renders == drawn + 1
+        assert loss.renders == drawn + 1 and loss.strip_builds == built + 1
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert loss.renders == drawn + 2

@@ -10,10 +10,11 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from rich.text import Text
-from textual.widget import Widget
 
 from ganterm.gan.feed import Feed
 from ganterm.render import chart
+from ganterm.render.ansi import AnsiLines
+from ganterm.tui.widgets.cached_lines import CachedLinesWidget
 
 SMOOTHING_STEPS = (0.0, 0.6, 0.9, 0.99)  # 0.6 is TensorBoard's default
 WINDOW_STEPS: tuple[int | None, ...] = (None, 1000, 200)  # full history, then the last N steps
@@ -51,7 +52,7 @@ class ChartOptions:
 Marker = tuple[float, str]
 
 
-class ChartView(Widget):
+class ChartView(CachedLinesWidget):
     """One chart over feed history columns; `role` is "loss" or "aux"."""
 
     DEFAULT_CSS = """
@@ -72,7 +73,7 @@ class ChartView(Widget):
         self.color_system: str | None = "truecolor"
         self.renders = 0  # how many times plotext ran: the cache is tested through it
         self._key: tuple | None = None
-        self._text = Text("")
+        self._text: Text | AnsiLines = Text("")
         self._update_title()
 
     def columns(self) -> tuple[tuple[str, str, str], ...]:
@@ -112,14 +113,14 @@ class ChartView(Widget):
         size = self.content_size
         return (size.width, size.height, self.data_version, self.options, self.markers, self.color_system)
 
-    def render(self) -> Text:
+    def render(self) -> Text | AnsiLines:
         key = self._cache_key()
         if key != self._key:
             self._text = self._draw(key[0], key[1])
             self._key = key
         return self._text
 
-    def _draw(self, width: int, height: int) -> Text:
+    def _draw(self, width: int, height: int) -> Text | AnsiLines:
         if width < MIN_WIDTH or height < MIN_HEIGHT:
             return Text("(enlarge)", "dim")
         window = self.options.window
@@ -145,4 +146,4 @@ class ChartView(Widget):
             colors=self.color_system != "none",
             smoothing=self.options.smoothing,
         )
-        return Text.from_ansi(ansi, no_wrap=True, end="")
+        return AnsiLines(ansi)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 from rich.console import RenderableType
 from rich.text import Text
-from textual.widget import Widget
 
 from ganterm.gan.feed import SampleFrame
 from ganterm.render import chart, grid
+from ganterm.render.ansi import AnsiLines
 from ganterm.render.halfblock import HalfBlockImage
+from ganterm.tui.widgets.cached_lines import CachedLinesWidget
 
 MIN_WIDTH, MIN_HEIGHT = 8, 3
 MIN_SHOWN = 6  # 3x2 of ~11 px at 80x24: enough to see variety, large enough to read
@@ -61,7 +62,7 @@ def choose_layout(n: int, h: int, w: int, cells_w: int, cells_h: int) -> tuple[i
     return best[1:]
 
 
-class SamplePanel(Widget):
+class SamplePanel(CachedLinesWidget):
     """Shows one SampleFrame fitted to the widget; the fitted image is cached per (frame, size)."""
 
     DEFAULT_CSS = """
@@ -122,7 +123,7 @@ class SamplePanel(Widget):
         if frame.kind == "points":
             real = frame.real if frame.real is not None else frame.data[:0]
             ansi = chart.render_scatter(real, frame.data, width, height, colors=self.color_system != "none")
-            return Text.from_ansi(ansi, no_wrap=True, end="")
+            return AnsiLines(ansi)
         images = frame.data
         img_h, img_w, cols, rows, scale = choose_layout(len(images), *images.shape[1:3], width, height)
         if cols == 0:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widget import Widget
 
 from ganterm.gan.feed import Snapshot
 from ganterm.report import format_duration
+from ganterm.tui.widgets.cached_lines import CachedLinesWidget
 
 STATE_STYLES = {
     "starting": "bold black on grey70",
@@ -67,7 +67,7 @@ def status_text(snap: Snapshot, state: str | None = None) -> Text:
     return text
 
 
-class StatusLine(Widget):
+class StatusLine(CachedLinesWidget):
     """Renders `status_text`; redraws only when the snapshot or the state label changes."""
 
     DEFAULT_CSS = """
@@ -89,4 +89,6 @@ class StatusLine(Widget):
         self.refresh()
 
     def render(self) -> Text:
-        return status_text(self._snapshot, self._state)
+        text = status_text(self._snapshot, self._state)
+        text.truncate(max(self.size.width, 1), overflow="ellipsis")  # "ep 0.…" rather than a silent cut
+        return text
