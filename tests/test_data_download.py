@@ -169,3 +169,53 @@ def test_cifar_offline_message_offers_the_unpacked_folder(tmp_path, monkeypatch)
     monkeypatch.setenv(download.ENV_MIRRORS, "http://127.0.0.1:9/")
     with pytest.raises(DataError, match=r"put cifar-10-python.tar.gz \(or its unpacked cifar-10-batches-py/"):
         load_dataset("cifar10", data_dir=tmp_path, progress=False)
+
+
+def test_progress_can_go_to_a_line_instead_of_stderr(
+    server, mnist_files, tmp_path, monkeypatch, capsys
+) -> None:
+    from ganterm.data.progress import LineProgress
+
+    server.routes = {f"/m/{name}": (body, "ok") for name, body in mnist_files.items()}
+    monkeypatch.setenv(download.ENV_MIRRORS, _base(server))
+    lines: list[str] = []
+    load_dataset("mnist", data_dir=tmp_path, progress=LineProgress(lines.append, interval=0.0))
+    size = len(mnist_files[MNIST_FILES[1]])
+    assert f"downloading {MNIST_FILES[1]} 100 % ({size} B/{size} B)" in lines
+    assert any(line.startswith(f"downloading {MNIST_FILES[0]} 100 %") for line in lines)
+    assert capsys.readouterr().err == ""  # nothing drawn where a TUI would be torn
+
+
+def test_trainer_under_the_tui_shows_download_progress_in_the_header(
+    server, mnist_files, tmp_path, monkeypatch
+) -> None:
+    from ganterm.config import TrainConfig, resolve
+    from ganterm.gan.feed import Feed
+    from ganterm.gan.train import Trainer
+
+    server.routes = {f"/m/{name}": (body, "ok") for name, body in mnist_files.items()}
+    monkeypatch.setenv(download.ENV_MIRRORS, _base(server))
+    feed = Feed()
+    messages: list[str] = []
+    update = feed.update
+    monkeypatch.setattr(
+        feed,
+        "update",
+        lambda **kw: (messages.append(kw["message"]) if "message" in kw else None, update(**kw)),
+    )
+    cfg = resolve(TrainConfig(dataset="mnist", data_dir=str(tmp_path), out=str(tmp_path / "run"), steps=1))
+    Trainer(cfg, feed, progress=False).setup()
+    assert any(m.startswith(f"downloading {MNIST_FILES[0]}") and "%" in m for m in messages)
+
+
+def test_line_progress_wording_and_throttle() -> None:
+    from ganterm.data.progress import LineProgress
+
+    lines: list[str] = []
+    sink = LineProgress(lines.append, interval=3600.0)
+    task = sink.add_task("decoding photos", total=2000, unit="images")
+    sink.update(task, completed=10)  # throttled away
+    sink.update(task, completed=2000)  # the last update always shows
+    assert lines == ["decoding photos …", "decoding photos 100 % (2,000/2,000 images)"]
+    assert LineProgress.describe(4_200_000, 9_900_000, "bytes") == "42 % (4.2 MB/9.9 MB)"
+    assert LineProgress.describe(1500, None, "bytes") == "1.5 KB"

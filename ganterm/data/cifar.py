@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ganterm.data.progress import ProgressArg
 from ganterm.errors import DataError
 
 if TYPE_CHECKING:
@@ -139,7 +140,9 @@ def cifar_cached(root: Path) -> bool:
     return all((root / CIFAR_DIR / name).exists() for name in TRAIN_BATCHES)
 
 
-def load_cifar10(root: Path, *, image_size: int = 32, channels: int = 3, progress: bool = True) -> Dataset:
+def load_cifar10(
+    root: Path, *, image_size: int = 32, channels: int = 3, progress: ProgressArg = True
+) -> Dataset:
     """The 50,000 CIFAR-10 training images, downloaded into `root` and unpacked on first use."""
     # Imported here so that `list_datasets` (cifar_cached) stays free of torch.
     import torch

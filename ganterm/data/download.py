@@ -12,10 +12,10 @@ import os
 import tempfile
 import urllib.request
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from ganterm.data.progress import ProgressArg, progress_context
 from ganterm.errors import DataError
 
 ENV_MIRRORS = "GANTERM_MIRRORS"
@@ -94,7 +94,11 @@ def download_file(
                 with urllib.request.urlopen(request, timeout=timeout) as resp:
                     length = resp.headers.get("Content-Length")
                     total = int(length) if length and length.isdigit() else None
-                    task = progress.add_task(dest.name, total=total) if progress is not None else None
+                    task = (
+                        progress.add_task(f"downloading {dest.name}", total=total, unit="bytes")
+                        if progress is not None
+                        else None
+                    )
                     received = 0
                     while block := resp.read(_CHUNK):
                         out.write(block)
@@ -115,9 +119,11 @@ def download_file(
         tmp.unlink(missing_ok=True)
 
 
-def _progress_bar(enabled: bool) -> Any:
-    if not enabled:
-        return nullcontext(None)
+def _progress_bar(progress: ProgressArg) -> Any:
+    return progress_context(progress, _rich_download_bar)
+
+
+def _rich_download_bar() -> Any:
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -145,7 +151,7 @@ def fetch(
     dest: Path,
     *,
     title: str,
-    progress: bool = True,
+    progress: ProgressArg = True,
     put_hint: str | None = None,
     timeout: float = TIMEOUT_S,
 ) -> list[Path]:
@@ -176,7 +182,7 @@ def fetch(
                 if len(reasons) > 1:
                     why = f"{len(reasons)} mirrors failed, last: {why}"
                 wanted = put_hint or ", ".join(p.name for p in missing if not p.exists())
-                if bar is not None:
+                if getattr(bar, "live", None) is not None:
                     bar.live.transient = True  # the one-line error below replaces the bar, in a log too
                 raise DataError(
                     f"could not download {title} ({why}); put {wanted} into {dest}{os.sep} and run again"

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ganterm.data.base import Dataset
+from ganterm.data.progress import ProgressArg, progress_context
 from ganterm.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -49,9 +50,13 @@ def decode_image(path: Path, image_size: int, channels: int) -> np.ndarray | Non
         return None
 
 
-def _progress_bar(enabled: bool, total: int) -> Any:
-    if not enabled or total < _PROGRESS_MIN_FILES:
+def _progress_bar(progress: ProgressArg, total: int) -> Any:
+    if total < _PROGRESS_MIN_FILES:
         return nullcontext(None)
+    return progress_context(progress, _rich_decode_bar)
+
+
+def _rich_decode_bar() -> Any:
     from rich.console import Console
     from rich.progress import Progress
 
@@ -59,7 +64,12 @@ def _progress_bar(enabled: bool, total: int) -> Any:
 
 
 def load_folder(
-    root: Path, *, image_size: int = 64, channels: int = 3, progress: bool = True, workers: int | None = None
+    root: Path,
+    *,
+    image_size: int = 64,
+    channels: int = 3,
+    progress: ProgressArg = True,
+    workers: int | None = None,
 ) -> Dataset:
     """Every readable image under `root`; unreadable files are skipped and counted in info["skipped"]."""
     from ganterm.data.convert import to_float_images
@@ -74,7 +84,8 @@ def load_folder(
     workers = workers or min(8, os.cpu_count() or 1)
     decoded: list[np.ndarray | None] = []
     with _progress_bar(progress, len(files)) as bar, ThreadPoolExecutor(workers) as pool:
-        task = bar.add_task(f"decoding {root.name or root}", total=len(files)) if bar is not None else None
+        what = f"decoding {root.name or root}"
+        task = bar.add_task(what, total=len(files), unit="images") if bar is not None else None
         for image in pool.map(decode_image, files, [image_size] * len(files), [channels] * len(files)):
             decoded.append(image)
             if task is not None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ganterm.data.progress import ProgressArg
 from ganterm.errors import DataError
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def idx_cached(folder: Path) -> bool:
 
 
 def load_idx_dataset(
-    key: str, folder: Path, *, image_size: int = 28, channels: int = 1, progress: bool = True
+    key: str, folder: Path, *, image_size: int = 28, channels: int = 1, progress: ProgressArg = True
 ) -> Dataset:
     """The training split of MNIST or Fashion-MNIST, downloading it into `folder` on first use."""
     # Imported here so that `list_datasets` (idx_cached) stays free of torch.

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ganterm.data.cache import cache_dir
+from ganterm.data.progress import ProgressArg
 from ganterm.errors import UsageError, choices_message
 
 if TYPE_CHECKING:  # torch costs seconds to import; `ganterm datasets` never needs it
@@ -71,7 +72,7 @@ def load_dataset(
     image_size: int | None = None,
     channels: int | None = None,
     data_dir: str | Path | None = None,
-    progress: bool = True,
+    progress: ProgressArg = True,
     seed: int = 0,
 ) -> Dataset:
     """Load a dataset by name into memory (CPU tensors). Toy sets ignore image_size and channels."""

@@ -80,7 +80,7 @@ class Trainer:
         progress: bool = False,
     ) -> None:
         self.cfg = cfg
-        self.progress = progress  # rich download/decode bars on stderr: headless only, they would tear a TUI
+        self.progress = progress  # rich download/decode bars on stderr (headless); else the feed's message
         self.feed = feed or Feed()
         self.control = control or Control()
         self.run_dir: Path | None = None
@@ -106,6 +106,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
 
+        from ganterm.data.progress import LineProgress
         from ganterm.data.registry import load_dataset
 
         self.feed.update(message=f"loading dataset {cfg.dataset} ...")
@@ -114,7 +115,8 @@ class Trainer:
             image_size=cfg.image_size or None,
             channels=cfg.channels or None,
             data_dir=cfg.data_dir,
-            progress=self.progress,
+            # Under the TUI a stderr bar would tear the screen: the header line shows progress instead.
+            progress=self.progress or LineProgress(lambda line: self.feed.update(message=line)),
             seed=cfg.seed,
         )
         if self.device.type != "cpu" and data.data is not None and self._fits_on_device(data.data):
