@@ -159,3 +159,21 @@ async def test_view_bad_checkpoint_exits_with_its_error(tmp_path):
         await pilot.pause(0.1)
     assert app.return_code == 1
     assert isinstance(app.monitor.error, CheckpointError)
+
+
+def test_config_panel_shows_the_loss_after_swaps():
+    from ganterm.tui.screens.view import config_for_panel
+
+    config = {"dataset": "shapes", "loss": "ns", "steps": 1500}
+    ckpt = {
+        "loss_name": "hinge",
+        "swaps": [
+            {"step": 300, "from": "ns", "to": "minimax"},
+            {"step": 1350, "from": "minimax", "to": "hinge"},
+        ],
+    }
+    shown = config_for_panel(config, ckpt)
+    assert shown["loss"] == "hinge" and shown["loss swaps"] == "ns → minimax @300 → hinge @1,350"
+    assert config["loss"] == "ns"  # the stored config itself is left as it was
+    assert config_for_panel(config, {"loss_name": "ns", "swaps": []}) == config
+    assert config_for_panel(config, None) == config

@@ -26,6 +26,21 @@ RUNDIR_POLL_S = 0.5
 INTERPOLATION_STEPS = 8
 
 
+def config_for_panel(config: dict[str, Any], ckpt: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's config with the loss it has now; swaps made during the run listed after it."""
+    shown = dict(config)
+    if not ckpt:
+        return shown
+    swaps = list(ckpt.get("swaps") or [])
+    current = ckpt.get("loss_name") or (swaps[-1]["to"] if swaps else None)
+    if current:
+        shown["loss"] = current
+    if swaps:
+        path = [str(swaps[0]["from"])] + [f"{sw['to']} @{int(sw['step']):,}" for sw in swaps]
+        shown["loss swaps"] = " → ".join(path)
+    return shown
+
+
 def fill_feed_from_checkpoint(feed: Feed, ckpt: dict[str, Any], path: Path) -> None:
     """Load a checkpoint's history, events and header fields into a Feed (no torch work)."""
     from ganterm.gan.checkpoint import to_numpy_tree
@@ -102,18 +117,23 @@ class ViewScreen(MonitorScreen):
         self.feed.update(message=f"loading {self.path.name} …")
         ckpt = load_checkpoint(self.path)
         fill_feed_from_checkpoint(self.feed, ckpt, self.path)
-        self.app.call_from_thread(self.query_one(ConfigPanel).show, ckpt.get("config") or {})
+        self.app.call_from_thread(
+            self.query_one(ConfigPanel).show, config_for_panel(ckpt.get("config") or {}, ckpt)
+        )
         self.sampler = Sampler.from_checkpoint(ckpt)
         self.feed.publish_samples(self.sampler.fixed())
 
     def _follow(self) -> None:
         assert self.reader is not None
-        shown_config = False
+        shown_for: tuple[object, ...] | None = None
         while not self._stop.is_set():
             self.reader.poll()
-            if self.reader.config and not shown_config:
-                shown_config = True
-                self.app.call_from_thread(self.query_one(ConfigPanel).show, self.reader.config)
+            # Again whenever a newer checkpoint arrives: it knows the loss the run has swapped to.
+            source = (bool(self.reader.config), self.reader.checkpoint_path)
+            if self.reader.config and source != shown_for:
+                shown_for = source
+                shown = config_for_panel(self.reader.config, self.reader.checkpoint)
+                self.app.call_from_thread(self.query_one(ConfigPanel).show, shown)
             self._stop.wait(RUNDIR_POLL_S)
 
     def _current_sampler(self) -> Any:
