@@ -244,6 +244,21 @@ async def test_small_and_large_terminals(size):
 
 
 @sync
+async def test_short_terminal_keeps_one_chart_and_the_samples():
+    app = fixed_app("images")
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert screen.has_class("-short")
+        assert not screen.query_one("#aux-chart").display and not screen.query_one("#events").display
+        assert screen.query_one("#loss-chart").size.height >= 6  # a readable chart, not one line
+        assert screen.query_one(SamplePanel).layout_used is not None  # images, not "(enlarge)"
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not screen.has_class("-short") and screen.query_one("#aux-chart").display
+
+
+@sync
 async def test_starting_state_before_any_data():
     feed = Feed()
     feed.update(state="starting", dataset="mnist", message="loading torch …")

@@ -12,6 +12,7 @@ import math
 import time
 from dataclasses import replace
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -27,6 +28,7 @@ from ganterm.tui.widgets.status import StatusLine
 
 POLL_HZ = 4.0
 CHART_INTERVAL_S = 2.0
+SHORT_ROWS = 20  # below this many terminal rows the second chart and the event log are hidden
 
 
 def marker_for(ev: Event) -> Marker:
@@ -103,6 +105,9 @@ class MonitorScreen(Screen[None]):
                 yield SamplePanel(id="samples")
                 yield EventLog(id="events")
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.height < SHORT_ROWS, "-short")
 
     def on_mount(self) -> None:
         for chart in self.query(ChartView):
