@@ -95,6 +95,14 @@ def train(
     g_ema: Annotated[
         float | None, typer.Option("--g-ema", help="Beta of a generator weight average for samples (0: off).")
     ] = None,
+    instance_noise: Annotated[
+        float | None,
+        typer.Option(
+            "--instance-noise",
+            help="Std of noise added to D's inputs (real and generated), annealed to 0 by the rate decay's "
+            "start: keeps D's gradients informative early so G reaches every mode (0: off).",
+        ),
+    ] = None,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
     on_nan: Annotated[
         str,
@@ -155,6 +163,7 @@ def train(
         precision=precision,
         lr_decay=lr_decay,
         g_ema=g_ema,
+        instance_noise=instance_noise,
         compile=compile_,
         on_nan=on_nan,
         extra=extra,

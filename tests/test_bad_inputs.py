@@ -84,6 +84,8 @@ CASES = [
     ("bad-image-size", ["train", "shapes", "--model", "dcgan", "--image-size", "7"], "28, 32 or 64", {}),
     ("bad-channels", ["train", "shapes", "--channels", "2"], "--channels must be 1 or 3", {}),
     ("lr-too-big", ["train", "ring", "--lr-g", "5"], "--lr-g must be in (0, 1)", {}),
+    ("negative-noise", ["train", "ring", "--instance-noise", "-1"], "--instance-noise must be >= 0", {}),
+    ("nan-noise", ["train", "ring", "--instance-noise", "nan"], "--instance-noise must be >= 0", {}),
     ("betas-one-number", ["train", "ring", "--betas", "0.5"], "two numbers", {}),
     ("betas-not-numbers", ["train", "ring", "--betas", "a,b"], "two numbers", {}),
     (

@@ -94,6 +94,30 @@ def test_resume_is_exact(tmp_path, dataset, model, loss):
             assert a[s][k] == b[s][k], (s, k, a[s][k], b[s][k])
 
 
+def test_instance_noise_anneals_to_zero_and_resumes_exactly(tmp_path):
+    kw = dict(steps=12, ckpt_every=6, instance_noise=0.4, lr_decay="linear", lr_decay_start=0.5)
+    t = Trainer(make_cfg(tmp_path / "s", **kw))
+    t.setup()
+    stds = []
+    for step in (0, 3, 6, 9):
+        t.step = step
+        stds.append(t.instance_noise_std())
+    assert stds == pytest.approx([0.4, 0.2, 0.0, 0.0])
+    t = Trainer(make_cfg(tmp_path / "n", steps=12, instance_noise=0.4, lr_decay="none"))
+    t.setup()
+    t.step = 3
+    assert t.instance_noise_std() == pytest.approx(0.2)  # no decay: the noise is gone half-way
+
+    Trainer(make_cfg(tmp_path / "a", **kw)).run()
+    Trainer(make_cfg(tmp_path / "plain", **{**kw, "instance_noise": 0.0})).run()
+    a, plain = metrics(tmp_path / "a" / "run"), metrics(tmp_path / "plain" / "run")
+    assert a[1]["d_loss"] != plain[1]["d_loss"]  # the noise reaches D
+    ckpt = tmp_path / "a" / "run" / "checkpoints" / "ckpt_0000006.pt"
+    Trainer(make_cfg(tmp_path / "b", resume=str(ckpt), **kw)).run()
+    b = metrics(tmp_path / "b" / "run")
+    assert [b[s]["d_loss"] for s in range(7, 13)] == [a[s]["d_loss"] for s in range(7, 13)]
+
+
 def test_swap_loss_mid_run_keeps_models_and_records(tmp_path):
     cfg = make_cfg(tmp_path, steps=150, publish_every=1)
     feed, control = Feed(), Control()

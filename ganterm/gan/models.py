@@ -166,15 +166,20 @@ class ToyGenerator(nn.Module):
 
 
 class ToyDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int], hidden: int = 128, scale: float = 1.0) -> None:
+    """An MLP critic. With `pack` > 1 it scores groups of `pack` points jointly (PacGAN): a group
+    drawn from a G that drops modes looks unlike a real group, which a per-point D cannot see. The
+    output then has batch / pack logits; the batch must be a multiple of `pack`."""
+
+    def __init__(self, shape: tuple[int], hidden: int = 128, scale: float = 1.0, pack: int = 1) -> None:
         super().__init__()
-        self.shape, self.scale = shape, scale
-        self.net = _mlp([shape[0], hidden, hidden, hidden, 1], lambda: nn.LeakyReLU(0.2))
+        self.shape, self.scale, self.pack = shape, scale, pack
+        self.net = _mlp([shape[0] * pack, hidden, hidden, hidden, 1], lambda: nn.LeakyReLU(0.2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.scale != 1.0:
             x = x / self.scale
-        return self.net(x).view(x.shape[0])
+        n = x.shape[0] // self.pack
+        return self.net(x.reshape(n, -1)).view(n)
 
 
 # ---------------------------------------------------------------------------------------- builders
@@ -234,6 +239,8 @@ def build_toy(
     hidden: int = 128,
     act: str = "relu",
     scale: float = 1.0,
+    pack: int = 1,
+    d_hidden: int | None = None,
 ) -> Pair:
     if len(shape) != 1:
         raise UsageError(
@@ -243,7 +250,10 @@ def build_toy(
         raise UsageError(choices_message("toy activation", act, tuple(_ACTS)))
     if not scale > 0:
         raise UsageError(f"toy model scale must be positive (the data's extent, e.g. 4), got {scale}")
-    return ToyGenerator(z_dim, (shape[0],), hidden, act, scale), ToyDiscriminator((shape[0],), hidden, scale)
+    if not (isinstance(pack, int) and pack >= 1):
+        raise UsageError(f"toy model pack must be a positive integer (points D scores together), got {pack}")
+    D = ToyDiscriminator((shape[0],), d_hidden or hidden, scale, pack)
+    return ToyGenerator(z_dim, (shape[0],), hidden, act, scale), D
 
 
 MODELS: dict[str, Callable[..., Pair]] = {"mlp": build_mlp, "dcgan": build_dcgan, "toy": build_toy}

@@ -463,20 +463,41 @@ class Trainer:
                     group["lr"] *= f / self._lr_f
             self._lr_f = f
 
+    def instance_noise_std(self) -> float:
+        """Std of the noise on D's inputs at this step: linear from --instance-noise to 0 where the rate
+        decay starts (half-way without one). Blurring both distributions early gives G a gradient
+        towards modes it has not found yet; the sharp end of training then runs without it."""
+        start = float(self.cfg.instance_noise or 0.0)
+        if not start:
+            return 0.0
+        decay = str(self.cfg.lr_decay or "none")
+        end = (float(self.cfg.lr_decay_start or 0.0) if decay != "none" else 0.5) * self.total_steps
+        return start * max(0.0, 1.0 - self.step / end) if end > 0 else 0.0
+
+    def _noise_like(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.randn(x.shape, generator=self.gen, device=self.gen.device).to(self.device)
+
     def train_step(self, B: int, nan: bool = False) -> torch.Tensor:
         """n_critic D updates then one G update; returns the step's metrics as one tensor (no sync)."""
         G, D, loss = self.G, self.D, self.loss
         dev = self.device.type
         ac = self.autocast_dtype
         z_dim = int(self.cfg.z_dim)
+        sigma = self.instance_noise_std()
+        fake_noise: torch.Tensor | None = None
         for _ in range(self.n_critic):
             # -- Update D: make it score real data high and generated data low (per the loss) --
             real = self.data.sample(B, self.gen).to(self.device, non_blocking=True)
             z = torch.randn(B, z_dim, generator=self.gen, device=self.gen.device).to(self.device)
+            real_in = real
+            if sigma:
+                real_in = real + sigma * self._noise_like(real)
+                fake_noise = sigma * self._noise_like(real)
             with torch.autocast(dev, dtype=ac or torch.bfloat16, enabled=ac is not None):
                 fake = G(z)
-                real_logits = D(real).float()
-                fake_logits = D(fake.detach()).float()
+                real_logits = D(real_in).float()
+                fake_in = fake.detach() if fake_noise is None else fake.detach() + fake_noise
+                fake_logits = D(fake_in).float()
             loss_d = loss.d_loss(real_logits, fake_logits)
             if loss.gp_weight:
                 loss_d = loss_d + loss.gp_weight * gradient_penalty(D, real, fake.detach().float(), self.gen)
@@ -493,7 +514,7 @@ class Trainer:
 
         # -- Update G: make D score the generated batch as real (reuses the last critic step's fake) --
         with torch.autocast(dev, dtype=ac or torch.bfloat16, enabled=ac is not None):
-            fake_logits_g = D(fake).float()
+            fake_logits_g = D(fake if fake_noise is None else fake + fake_noise).float()
         loss_g = loss.g_loss(fake_logits_g)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
