@@ -137,6 +137,7 @@ def test_gp_safe_refuses_batch_norm() -> None:
         ("toy", (1, 28, 28), {}, "mlp or dcgan"),
         ("dcgan", (3, 32, 32), {"norm": "group"}, "batch, layer, none"),
         ("toy", (2,), {"ngf": 8}, "hidden"),
+        ("toy", (2,), {"pack": 0}, "pack must be a positive integer"),
     ],
 )
 def test_usage_errors_say_what_to_use(name: str, shape: tuple[int, ...], kw: dict, needle: str) -> None:
@@ -149,6 +150,17 @@ def test_usage_errors_say_what_to_use(name: str, shape: tuple[int, ...], kw: dic
 def test_bad_z_dim() -> None:
     with pytest.raises(UsageError, match="z-dim"):
         build_models("toy", (2,), 0)
+
+
+def test_packed_toy_critic_scores_groups_jointly() -> None:
+    _, D = build_models("toy", (2,), 16, pack=4, d_hidden=8)
+    x = torch.randn(12, 2)
+    assert D(x).shape == (3,)  # one logit per group of 4 points
+    assert D.net[0].in_features == 8 and D.net[0].out_features == 8
+    swapped = x.clone()
+    swapped[[0, 4]] = x[[4, 0]]  # move a point into another group: both groups' scores change
+    out, out_swapped = D(x), D(swapped)
+    assert not torch.allclose(out[:2], out_swapped[:2]) and torch.equal(out[2], out_swapped[2])
 
 
 def test_count_parameters() -> None:
