@@ -201,3 +201,30 @@ def test_scatter():
     assert "waiting for data" in render_scatter(None, np.zeros((0, 2)), 30, 6)
     nan_points = np.array([[np.nan, 1.0], [0.0, 0.0], [1.0, 1.0]])
     assert len(render_scatter(nan_points, None, 30, 8).split("\n")) == 8
+
+
+def test_ascii_fallback_keeps_the_shape_and_the_colours():
+    x = np.arange(400.0)
+    series = [ChartSeries("D", x, np.sin(x / 40), "red"), ChartSeries("G", x, np.cos(x / 40), "cyan")]
+    unicode = render_line_chart(series, 60, 14, markers=[(200.0, "→ns")])
+    ascii_ = render_line_chart(series, 60, 14, markers=[(200.0, "→ns")], ascii_only=True)
+    assert ascii_.isascii() and not unicode.isascii()
+    plain_u, plain_a = uncolorize(unicode).splitlines(), uncolorize(ascii_).splitlines()
+    assert [len(line) for line in plain_a] == [len(line) for line in plain_u]  # same cells, same layout
+    for line_u, line_a in zip(plain_u, plain_a, strict=True):
+        for cu, ca in zip(line_u, line_a, strict=True):
+            # a lit braille cell stays lit, an empty one stays empty, plain text is untouched
+            if "\u2800" < cu <= "\u28ff":
+                assert ca in ".*"
+            elif cu.isascii():
+                assert ca == cu
+    assert "\x1b[" in ascii_  # colours survive: the terminal may lack UTF-8, not colour
+    assert ">ns" in uncolorize(ascii_)
+    points = np.random.default_rng(0).normal(size=(200, 2))
+    assert render_scatter(points, points + 1, 40, 12, ascii_only=True).isascii()
+
+
+def test_to_ascii_maps_braille_by_dot_count():
+    from ganterm.render.chart import to_ascii
+
+    assert to_ascii("\u2800\u2801\u2803\u2807┌─┐│└┘é") == " ..*+-+|++?"

@@ -200,6 +200,28 @@ def format_number(value: float) -> str:
     return f"{value:.3g}"
 
 
+# -- ASCII fallback -----------------------------------------------------------------------------
+def _ascii_table() -> dict[int, str]:
+    table = {ord(c): "-" for c in "─━╌┄"}
+    table.update({ord(c): "|" for c in "│┃╎┆"})
+    table.update({ord(c): "+" for c in "┌┐└┘├┤┬┴┼╭╮╰╯"})
+    table.update({ord("→"): ">", ord("·"): ".", ord("•"): "o", ord("…"): "~"})
+    for code in range(0x2800, 0x2900):  # braille: a cell's dots become one mark, light or heavy
+        dots = bin(code - 0x2800).count("1")
+        table[code] = " " if dots == 0 else "." if dots <= 2 else "*"
+    return table
+
+
+_ASCII = _ascii_table()
+
+
+def to_ascii(text: str) -> str:
+    """`text` with braille, box-drawing and the few other glyphs charts use replaced by ASCII (ANSI
+    colour codes are ASCII already and pass through); anything else non-ASCII becomes "?"."""
+    out = text.translate(_ASCII)
+    return out if out.isascii() else "".join(c if c.isascii() else "?" for c in out)
+
+
 # -- plotext ------------------------------------------------------------------------------------
 def _plotext_color(color: str) -> str | int | tuple[int, int, int]:
     if color.startswith("#") and len(color) == 7:
@@ -304,6 +326,7 @@ def render_line_chart(
     x_label: str = "step",
     colors: bool = True,
     smoothing: float = 0.0,
+    ascii_only: bool = False,
 ) -> str:
     """The chart as `height` lines of `width` cells (ANSI colours unless colors=False), no trailing newline.
 
@@ -312,6 +335,7 @@ def render_line_chart(
     `ema` weight applied to the cut-down line, as TensorBoard smooths its sampled points. `log` draws y on a
     symlog scale (negative values allowed). `markers` are (x, label) vertical lines, e.g. a loss swap; those
     outside the data's x range are left out. With no finite point at all the result is `placeholder(...)`.
+    `ascii_only` maps braille and box glyphs to ASCII (`to_ascii`) for terminals without UTF-8.
     """
     if width <= 0 or height <= 0:
         return ""
@@ -322,7 +346,8 @@ def render_line_chart(
         return placeholder(width, height, title=title)
     header = _header(title, [(s.name, s.color) for s, parts in prepared if parts[0][0]], width, colors)
     if height < 3:  # no room for a plot: the legend alone
-        return "\n".join([header] + [" " * width] * (height - 1))
+        legend = "\n".join([header] + [" " * width] * (height - 1))
+        return to_ascii(legend) if ascii_only else legend
     x_range = (min(x[0] for x, _ in drawn), max(x[-1] for x, _ in drawn))
     y_range = (min(min(y) for _, y in drawn), max(max(y) for _, y in drawn))
 
@@ -342,7 +367,8 @@ def render_line_chart(
         x0, x1, _, y1 = _plot(fig, width, height - 1, x_range, y_range, x_label, y_ticks)
         _draw_markers(fig, markers, x0, x1, y1, columns)
         body = fig.build().string(colorless=not colors)
-    return header + "\n" + body.rstrip("\n")
+    chart = header + "\n" + body.rstrip("\n")
+    return to_ascii(chart) if ascii_only else chart
 
 
 def _draw_markers(
@@ -380,6 +406,7 @@ def render_scatter(
     *,
     colors: bool = True,
     max_points: int = 800,
+    ascii_only: bool = False,
 ) -> str:
     """Real (grey) against generated (orange) (N, 2) points, as `height` lines of `width` cells.
 
@@ -398,7 +425,8 @@ def render_scatter(
         return placeholder(width, height)
     header = _header("", [(name, color) for name, p, color in clouds if len(p)], width, colors)
     if height < 3:  # no room for a plot: the legend alone
-        return "\n".join([header] + [" " * width] * (height - 1))
+        legend = "\n".join([header] + [" " * width] * (height - 1))
+        return to_ascii(legend) if ascii_only else legend
     low, high = every.min(axis=0), every.max(axis=0)
     dots = (max(1, width - 8) * 2, max(1, height - 4) * 4)  # braille: 2 x 4 dots a cell
     for i, (name, points, color) in enumerate(clouds):
@@ -416,4 +444,5 @@ def render_scatter(
                 fig.draw(fig.signal(points[:, 0].tolist(), points[:, 1].tolist(), marker=marker))
         _plot(fig, width, height - 1, (low[0], high[0]), (low[1], high[1]), "")
         body = fig.build().string(colorless=not colors)
-    return header + "\n" + body.rstrip("\n")
+    chart = header + "\n" + body.rstrip("\n")
+    return to_ascii(chart) if ascii_only else chart

@@ -11,6 +11,7 @@ import locale
 import os
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 from ganterm.errors import UsageError, choices_message
 
@@ -52,3 +53,9 @@ def supports_unicode(encoding: str | None = None) -> bool:
     except (LookupError, UnicodeEncodeError):
         return False
     return True
+
+
+def ascii_only(console: Any) -> bool:
+    """Whether a Rich console lacks braille / block / box glyphs (the test HalfBlockImage makes too)."""
+    options = console.options
+    return bool(options.ascii_only) or not supports_unicode(options.encoding)

@@ -14,6 +14,7 @@ from rich.text import Text
 from ganterm.gan.feed import Feed
 from ganterm.render import chart
 from ganterm.render.ansi import AnsiLines
+from ganterm.render.terminal import ascii_only
 from ganterm.tui.widgets.cached_lines import CachedLinesWidget
 
 SMOOTHING_STEPS = (0.0, 0.6, 0.9, 0.99)  # 0.6 is TensorBoard's default
@@ -145,5 +146,6 @@ class ChartView(CachedLinesWidget):
             markers=markers,
             colors=self.color_system != "none",
             smoothing=self.options.smoothing,
+            ascii_only=ascii_only(self.app.console),
         )
         return AnsiLines(ansi)

@@ -16,6 +16,7 @@ from ganterm.gan.feed import SampleFrame
 from ganterm.render import chart, grid
 from ganterm.render.ansi import AnsiLines
 from ganterm.render.halfblock import HalfBlockImage
+from ganterm.render.terminal import ascii_only
 from ganterm.tui.widgets.cached_lines import CachedLinesWidget
 
 MIN_WIDTH, MIN_HEIGHT = 8, 3
@@ -122,7 +123,14 @@ class SamplePanel(CachedLinesWidget):
         self.renders += 1
         if frame.kind == "points":
             real = frame.real if frame.real is not None else frame.data[:0]
-            ansi = chart.render_scatter(real, frame.data, width, height, colors=self.color_system != "none")
+            ansi = chart.render_scatter(
+                real,
+                frame.data,
+                width,
+                height,
+                colors=self.color_system != "none",
+                ascii_only=ascii_only(self.app.console),
+            )
             return AnsiLines(ansi)
         images = frame.data
         img_h, img_w, cols, rows, scale = choose_layout(len(images), *images.shape[1:3], width, height)
