@@ -204,3 +204,14 @@ def test_nan_pauses_by_default(tmp_path):
     control.stop()
     th.join(timeout=30)
     assert any(e.kind == "rollback" for e in feed.events())
+
+
+def test_flush_reports_gpu_memory_when_on_cuda(tmp_path, monkeypatch):
+    # No GPU here: the CUDA branch of the publish is checked with the device and the allocator faked.
+    t = Trainer(make_cfg(tmp_path, steps=4))
+    t.setup()
+    row = t.train_step(8)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 123_456_789)
+    t.device, t._rate = torch.device("cuda", 0), 10.0
+    t._flush([1], [row])
+    assert t.feed.snapshot.gpu_mem_bytes == 123_456_789

@@ -279,3 +279,11 @@ def test_filled_feed_is_deterministic():
     a, b = filled_feed(), filled_feed()
     assert np.array_equal(a.series("d_loss").mean, b.series("d_loss").mean)
     assert np.array_equal(a.frames()[-1].data, b.frames()[-1].data)
+
+
+def test_header_shows_gpu_memory_on_cuda():
+    from ganterm.gan.feed import Snapshot
+
+    snap = Snapshot(state="running", dataset="mnist", device="cuda:0", gpu_mem_bytes=int(3.5 * 2**30))
+    assert "cuda:0 3.5G" in status_text(snap).plain
+    assert status_text(Snapshot(state="running", device="cpu")).plain.endswith("cpu")
