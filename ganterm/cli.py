@@ -103,6 +103,10 @@ def train(
             "start: keeps D's gradients informative early so G reaches every mode (0: off).",
         ),
     ] = None,
+    r1: Annotated[
+        float | None,
+        typer.Option("--r1", help="Gamma of the R1 penalty (D's squared gradient on real data; 0: off)."),
+    ] = None,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
     on_nan: Annotated[
         str,
@@ -164,6 +168,7 @@ def train(
         lr_decay=lr_decay,
         g_ema=g_ema,
         instance_noise=instance_noise,
+        r1=r1,
         compile=compile_,
         on_nan=on_nan,
         extra=extra,

@@ -40,6 +40,7 @@ _IMAGE_BASE: dict[str, Any] = {
     "lr_decay_start": 0.5,
     "g_ema": 0.0,
     "instance_noise": 0.0,
+    "r1": 0.0,
     "model_options": {},
 }
 # 2-D toy data (ring, grid): the shared part of their recipes, explained at RECIPES.
@@ -62,6 +63,7 @@ _TOY_BASE: dict[str, Any] = {
     "lr_decay_start": 0.5,
     "g_ema": 0.0,
     "instance_noise": 0.0,
+    "r1": 0.0,
     "model_options": {},
 }
 RECIPES: dict[str, dict[str, Any]] = {
@@ -117,6 +119,7 @@ class TrainConfig:
     # std of Gaussian noise added to D's real and generated inputs, annealed linearly to 0 at the point
     # where the rate decay starts (lr_decay_start; half-way without one); 0 = off
     instance_noise: float | None = None
+    r1: float | None = None  # gamma of the R1 penalty on D's gradient at real data; 0 = off
     model_options: dict[str, Any] | None = None  # extra keyword arguments of the model builder
     publish_every: int = 10
     # auto: bf16 autocast where it pays (image models on CPUs with AVX512-BF16/AMX, CUDA with bf16), else fp32
@@ -211,6 +214,8 @@ def validate(cfg: TrainConfig) -> None:
         raise UsageError(f"--g-ema must be in [0, 1) (0 turns it off), got {cfg.g_ema}")
     if cfg.instance_noise is not None and not (0 <= cfg.instance_noise < 1e6):
         raise UsageError(f"--instance-noise must be >= 0 (0 turns it off), got {cfg.instance_noise}")
+    if cfg.r1 is not None and not (0 <= cfg.r1 < 1e6):
+        raise UsageError(f"--r1 must be >= 0 (0 turns it off), got {cfg.r1}")
     if cfg.betas is not None and not all(0 <= b < 1 for b in cfg.betas):
         raise UsageError(f"--betas must be two numbers in [0, 1), got {cfg.betas}")
     if cfg.model in ("mlp", "dcgan") and recipe_key(cfg.dataset) in ("ring", "grid"):

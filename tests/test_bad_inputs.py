@@ -86,6 +86,7 @@ CASES = [
     ("lr-too-big", ["train", "ring", "--lr-g", "5"], "--lr-g must be in (0, 1)", {}),
     ("negative-noise", ["train", "ring", "--instance-noise", "-1"], "--instance-noise must be >= 0", {}),
     ("nan-noise", ["train", "ring", "--instance-noise", "nan"], "--instance-noise must be >= 0", {}),
+    ("negative-r1", ["train", "ring", "--r1", "-0.5"], "--r1 must be >= 0", {}),
     ("betas-one-number", ["train", "ring", "--betas", "0.5"], "two numbers", {}),
     ("betas-not-numbers", ["train", "ring", "--betas", "a,b"], "two numbers", {}),
     (

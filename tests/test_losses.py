@@ -195,3 +195,19 @@ def test_gradient_penalty_trains_d_only_in_any_mode(train: bool) -> None:
     grads = [p.grad for p in D.parameters() if p.grad is not None]
     assert all(torch.isfinite(g).all() for g in grads)
     assert any(g.abs().sum() > 0 for g in grads)
+
+
+def test_r1_is_the_mean_squared_gradient_at_real_data() -> None:
+    from ganterm.gan.losses import r1_penalty
+
+    w = torch.tensor([[3.0], [4.0]])
+    D = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        D.weight.copy_(w.T)
+    real = torch.randn(16, 2)
+    penalty = r1_penalty(lambda x: D(x).view(-1), real)
+    assert penalty.item() == pytest.approx(25.0)  # |∇(3x + 4y)|² everywhere
+    penalty.backward()  # create_graph: the penalty trains D (d/dw |w|² = 2w)
+    assert torch.allclose(D.weight.grad, 2 * w.T)
+    quad = r1_penalty(lambda x: (x**2).sum(1), torch.tensor([[1.0, 0.0], [0.0, 2.0]]))
+    assert quad.item() == pytest.approx((4 + 16) / 2)  # ∇ = 2x: |2x|², averaged over the batch

@@ -215,3 +215,11 @@ def test_flush_reports_gpu_memory_when_on_cuda(tmp_path, monkeypatch):
     t.device, t._rate = torch.device("cuda", 0), 10.0
     t._flush([1], [row])
     assert t.feed.snapshot.gpu_mem_bytes == 123_456_789
+
+
+def test_r1_penalty_enters_the_critic_loss(tmp_path):
+    Trainer(make_cfg(tmp_path / "a", steps=3, r1=10.0)).run()
+    Trainer(make_cfg(tmp_path / "b", steps=3)).run()
+    a, b = metrics(tmp_path / "a" / "run"), metrics(tmp_path / "b" / "run")
+    assert a[1]["d_loss"] > b[1]["d_loss"]  # same weights and batch at step 1; the penalty is >= 0
+    assert a[1]["g_loss"] != b[1]["g_loss"]  # and it changed D's update

@@ -26,7 +26,7 @@ from ganterm.gan.control import Command, Control
 from ganterm.gan.ema import EMA
 from ganterm.gan.feed import Feed
 from ganterm.gan.history import METRIC_COLUMNS, MetricHistory
-from ganterm.gan.losses import GANLoss, get_loss, gradient_penalty
+from ganterm.gan.losses import GANLoss, get_loss, gradient_penalty, r1_penalty
 from ganterm.gan.models import build_models
 from ganterm.gan.rundir import RunDirWriter, default_run_dir
 from ganterm.gan.sampling import generate, make_frame
@@ -501,6 +501,8 @@ class Trainer:
             loss_d = loss.d_loss(real_logits, fake_logits)
             if loss.gp_weight:
                 loss_d = loss_d + loss.gp_weight * gradient_penalty(D, real, fake.detach().float(), self.gen)
+            if self.cfg.r1:
+                loss_d = loss_d + 0.5 * float(self.cfg.r1) * r1_penalty(D, real_in)
             if nan:
                 loss_d = loss_d * float("nan")  # fault injection for tests (--inject-nan-at)
             self.opt_d.zero_grad(set_to_none=True)
