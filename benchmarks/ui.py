@@ -2,8 +2,9 @@
 
     python benchmarks/ui.py [--repeat 20]
 
-Budgets: a 120x30 chart redraw <= 15 ms at any history length; an 8x8 grid of 28x28 grey samples <= 5 ms per
-frame including Segment building; a MetricHistory grows RSS by <= 20 MB over 1e6 steps.
+Budgets: a 120x30 chart redraw (plotext, then its ANSI decoded into Segments) <= 15 ms at any history
+length; an 8x8 grid of 28x28 grey samples <= 5 ms per frame including Segment building; a MetricHistory
+grows RSS by <= 20 MB over 1e6 steps.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from rich.console import Console
 
 from ganterm.gan.history import METRIC_COLUMNS, MetricHistory
+from ganterm.render.ansi import AnsiLines
 from ganterm.render.chart import ChartSeries, render_line_chart
 from ganterm.render.grid import tile
 from ganterm.render.halfblock import HalfBlockImage
@@ -83,12 +85,13 @@ def bench_charts(repeat: int) -> list[tuple[int, int, float, float, float]]:
         steps = 10**exponent
         history = fill_history(steps)
 
-        def redraw(_: int, history: MetricHistory = history, steps: int = steps) -> str:
+        def redraw(_: int, history: MetricHistory = history, steps: int = steps) -> AnsiLines:
             series = [
                 ChartSeries.from_history(history.series(column), column, color)
                 for column, color in (("d_loss", "blue+"), ("g_loss", "orange"))
             ]
-            return render_line_chart(series, 120, 30, title="losses", markers=[(steps / 2, "swap")])
+            ansi = render_line_chart(series, 120, 30, title="losses", markers=[(steps / 2, "swap")])
+            return AnsiLines(ansi)  # as the TUI uses it: decoded into Segments
 
         redraw(0)  # warm-up: imports, plotext's first figure
         rows.append((steps, len(history.series("d_loss")), *timed(redraw, repeat)))
@@ -138,7 +141,7 @@ def main() -> None:
         f"plotext {version('plotext')}"
     )
 
-    print("\nchart redraw, 120x30, d_loss + g_loss with min/max band (budget 15 ms)")
+    print("\nchart redraw, 120x30, d_loss + g_loss with min/max band, incl. Segments (budget 15 ms)")
     print(f"{'steps':>10} {'points held':>12} {'median ms':>10} {'min ms':>8} {'CPU ms':>8}")
     for steps, held, median, best, cpu in bench_charts(args.repeat):
         print(f"{steps:>10.0e} {held:>12} {median:>10.2f} {best:>8.2f} {cpu:>8.2f}")
