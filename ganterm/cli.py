@@ -107,6 +107,10 @@ def train(
         float | None,
         typer.Option("--r1", help="Gamma of the R1 penalty (D's squared gradient on real data; 0: off)."),
     ] = None,
+    r1_every: Annotated[
+        int | None,
+        typer.Option("--r1-every", help="Apply R1 every k-th step at k times the weight (cheaper)."),
+    ] = None,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
     on_nan: Annotated[
         str,
@@ -169,6 +173,7 @@ def train(
         g_ema=g_ema,
         instance_noise=instance_noise,
         r1=r1,
+        r1_every=r1_every,
         compile=compile_,
         on_nan=on_nan,
         extra=extra,

@@ -41,6 +41,7 @@ _IMAGE_BASE: dict[str, Any] = {
     "g_ema": 0.0,
     "instance_noise": 0.0,
     "r1": 0.0,
+    "r1_every": 1,
     "model_options": {},
 }
 # 2-D toy data (ring, grid): the shared part of their recipes, explained at RECIPES.
@@ -64,6 +65,7 @@ _TOY_BASE: dict[str, Any] = {
     "g_ema": 0.0,
     "instance_noise": 0.0,
     "r1": 0.0,
+    "r1_every": 1,
     "model_options": {},
 }
 RECIPES: dict[str, dict[str, Any]] = {
@@ -120,6 +122,7 @@ class TrainConfig:
     # where the rate decay starts (lr_decay_start; half-way without one); 0 = off
     instance_noise: float | None = None
     r1: float | None = None  # gamma of the R1 penalty on D's gradient at real data; 0 = off
+    r1_every: int | None = None  # apply R1 every k-th step at k times the weight (lazy regularisation)
     model_options: dict[str, Any] | None = None  # extra keyword arguments of the model builder
     publish_every: int = 10
     # auto: bf16 autocast where it pays (image models on CPUs with AVX512-BF16/AMX, CUDA with bf16), else fp32
@@ -192,6 +195,7 @@ def validate(cfg: TrainConfig) -> None:
         "ckpt_every",
         "publish_every",
         "n_samples",
+        "r1_every",
     ):
         value = getattr(cfg, name)
         if value is not None and value <= 0:

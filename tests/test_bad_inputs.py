@@ -87,6 +87,7 @@ CASES = [
     ("negative-noise", ["train", "ring", "--instance-noise", "-1"], "--instance-noise must be >= 0", {}),
     ("nan-noise", ["train", "ring", "--instance-noise", "nan"], "--instance-noise must be >= 0", {}),
     ("negative-r1", ["train", "ring", "--r1", "-0.5"], "--r1 must be >= 0", {}),
+    ("zero-r1-every", ["train", "ring", "--r1-every", "0"], "--r1-every must be a positive integer", {}),
     ("betas-one-number", ["train", "ring", "--betas", "0.5"], "two numbers", {}),
     ("betas-not-numbers", ["train", "ring", "--betas", "a,b"], "two numbers", {}),
     (

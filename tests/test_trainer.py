@@ -223,3 +223,9 @@ def test_r1_penalty_enters_the_critic_loss(tmp_path):
     a, b = metrics(tmp_path / "a" / "run"), metrics(tmp_path / "b" / "run")
     assert a[1]["d_loss"] > b[1]["d_loss"]  # same weights and batch at step 1; the penalty is >= 0
     assert a[1]["g_loss"] != b[1]["g_loss"]  # and it changed D's update
+    Trainer(make_cfg(tmp_path / "lazy", steps=3, r1=10.0, r1_every=2)).run()
+    lazy = metrics(tmp_path / "lazy" / "run")
+    # lazy R1 at step 1 (trainer step 0): twice the weight, so the penalty term doubles
+    assert lazy[1]["d_loss"] - b[1]["d_loss"] == pytest.approx(
+        2 * (a[1]["d_loss"] - b[1]["d_loss"]), rel=1e-4
+    )

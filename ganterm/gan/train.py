@@ -501,8 +501,10 @@ class Trainer:
             loss_d = loss.d_loss(real_logits, fake_logits)
             if loss.gp_weight:
                 loss_d = loss_d + loss.gp_weight * gradient_penalty(D, real, fake.detach().float(), self.gen)
-            if self.cfg.r1:
-                loss_d = loss_d + 0.5 * float(self.cfg.r1) * r1_penalty(D, real_in)
+            every = int(self.cfg.r1_every or 1)
+            if self.cfg.r1 and self.step % every == 0:
+                # lazy (StyleGAN2): every k-th step at k times the weight costs 1/k of the double backward
+                loss_d = loss_d + 0.5 * float(self.cfg.r1) * every * r1_penalty(D, real_in)
             if nan:
                 loss_d = loss_d * float("nan")  # fault injection for tests (--inject-nan-at)
             self.opt_d.zero_grad(set_to_none=True)
