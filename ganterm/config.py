@@ -75,7 +75,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     # (equal rates drop a mode). grid: equal rates (a slower G collapses to ~15 of 25 modes), points
     # scaled by 1/4, and an R1 penalty (gamma 1, lazily every 4th step to fit 5 minutes) that took mode
     # coverage from 21.8 to 25 of 25 on every seed; a 12,000-step decay (from 40 %) then lifts HQ to ~97 %.
-    "ring": dict(_TOY_BASE),
+    # ring also: 512 points a step for 28,000 steps (the same compute as 1024 x 14,000, twice the
+    # annealed updates): 97.8 % HQ against 97.0 %, and no seed drops a mode (1024 x 28,000 dropped 2 on one).
+    "ring": {**_TOY_BASE, "batch_size": 512, "steps": 28000},
     "grid": {
         **_TOY_BASE,
         "lr_g": 1e-3,
