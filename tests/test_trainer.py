@@ -137,6 +137,14 @@ def test_swap_loss_mid_run_keeps_models_and_records(tmp_path):
     assert [s["to"] for s in ck["swaps"]] == ["hinge", "wgan-gp"] and ck["loss_name"] == "wgan-gp"
     kinds = [e.kind for e in feed.events()]
     assert kinds.count("swap") == 2
+    # the checkpoint's events keep the swap's target, so `view` labels its chart marker "→hinge"
+    from ganterm.tui.screens.monitor import marker_for
+    from ganterm.tui.screens.view import fill_feed_from_checkpoint
+
+    viewed = Feed()
+    fill_feed_from_checkpoint(viewed, ck, Path("ckpt.pt"))
+    labels = [marker_for(e)[1] for e in viewed.events() if e.kind == "swap"]
+    assert labels == ["→hinge", "→wgan-gp"]
 
 
 def test_pause_resume_checkpoint_stop(tmp_path):

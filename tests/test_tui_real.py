@@ -174,6 +174,7 @@ def test_config_panel_shows_the_loss_after_swaps():
     }
     shown = config_for_panel(config, ckpt)
     assert shown["loss"] == "hinge" and shown["loss swaps"] == "ns → minimax @300 → hinge @1,350"
+    assert list(shown) == ["dataset", "loss", "loss swaps", "steps"]
     assert config["loss"] == "ns"  # the stored config itself is left as it was
     assert config_for_panel(config, {"loss_name": "ns", "swaps": []}) == config
     assert config_for_panel(config, None) == config

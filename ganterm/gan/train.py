@@ -70,6 +70,11 @@ def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
+def _plain_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The str / int / float / bool entries: what a weights_only checkpoint can hold without doubt."""
+    return {k: v for k, v in data.items() if isinstance(v, (str, int, float, bool))}
+
+
 class Trainer:
     def __init__(
         self,
@@ -299,8 +304,10 @@ class Trainer:
             "lr_g": self.opt_g.param_groups[0]["lr"],
             "lr_d": self.opt_d.param_groups[0]["lr"],
             "swaps": list(self.swaps),
+            # plain values of each event's data come along (a swap's "to" labels its chart marker in view)
             "events": [
-                {"step": e.step, "kind": e.kind, "message": e.message} for e in self.feed.events()[-200:]
+                {**_plain_fields(e.data), "step": e.step, "kind": e.kind, "message": e.message}
+                for e in self.feed.events()[-200:]
             ],
             "G": g.state_dict(),
             "G_ema": self.g_ema.state_dict() if self.g_ema else None,

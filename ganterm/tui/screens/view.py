@@ -28,16 +28,16 @@ INTERPOLATION_STEPS = 8
 
 def config_for_panel(config: dict[str, Any], ckpt: dict[str, Any] | None) -> dict[str, Any]:
     """The run's config with the loss it has now; swaps made during the run listed after it."""
-    shown = dict(config)
     if not ckpt:
-        return shown
+        return dict(config)
     swaps = list(ckpt.get("swaps") or [])
     current = ckpt.get("loss_name") or (swaps[-1]["to"] if swaps else None)
-    if current:
-        shown["loss"] = current
-    if swaps:
-        path = [str(swaps[0]["from"])] + [f"{sw['to']} @{int(sw['step']):,}" for sw in swaps]
-        shown["loss swaps"] = " → ".join(path)
+    shown: dict[str, Any] = {}
+    for key, value in config.items():
+        shown[key] = current if key == "loss" and current else value
+        if key == "loss" and swaps:  # right under the loss, not at the end of a long panel
+            path = [str(swaps[0]["from"])] + [f"{sw['to']} @{int(sw['step']):,}" for sw in swaps]
+            shown["loss swaps"] = " → ".join(path)
     return shown
 
 
