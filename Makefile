@@ -33,6 +33,7 @@ format: setup
 bench: setup
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/ui.py
+	$(BIN)/python benchmarks/tui_overhead.py
 	$(BIN)/python benchmarks/throughput.py
 
 quality: setup
