@@ -13,6 +13,7 @@ Wall times include data, checkpoints and the run directory; on a shared machine 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import multiprocessing
 import os
@@ -20,6 +21,7 @@ import platform
 import statistics
 import tempfile
 import time
+from contextlib import nullcontext
 
 import torch
 
@@ -86,18 +88,13 @@ def main() -> None:
         )
         print(f"{'seed':<10} {'modes':>12} {'HQ %':>7} {'rev. KL':>10} {'steps':>7} {'wall s':>8}")
         results = []
-        if args.jobs > 1:
-            # One process per run, one thread each (what the trainer picks for 2-D data anyway): seeds
-            # run side by side on separate cores. Wall times then include any contention between them.
-            ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(args.jobs) as pool:
-                work = [(dataset, seed, args.steps) for seed in seeds]
-                for seed, r in zip(seeds, pool.starmap(run_one, work), strict=True):
-                    results.append(r)
-                    print(row(str(seed), r), flush=True)
-        else:
-            for seed in seeds:
-                r = run_one(dataset, seed, args.steps)
+        work = [(dataset, seed, args.steps) for seed in seeds]
+        # --jobs > 1: one process per run, one thread each (what the trainer picks for 2-D data anyway),
+        # seeds side by side on separate cores; wall times then include any contention between them.
+        pool = multiprocessing.get_context("spawn").Pool(args.jobs) if args.jobs > 1 else None
+        with pool or nullcontext():
+            runs = pool.starmap(run_one, work) if pool else itertools.starmap(run_one, work)
+            for seed, r in zip(seeds, runs, strict=True):
                 results.append(r)
                 print(row(str(seed), r), flush=True)
         mean = {k: statistics.fmean(r[k] for r in results) for k in results[0]}

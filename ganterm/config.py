@@ -21,6 +21,14 @@ PRECISIONS = ("fp32", "bf16", "auto")
 ON_NAN = ("pause", "rollback", "stop")
 
 # Recipes: what trains well per dataset with no flags. Keys are TrainConfig fields.
+# The optional stabilisers and model options, off unless a recipe turns them on.
+_EXTRAS_OFF: dict[str, Any] = {
+    "g_ema": 0.0,
+    "instance_noise": 0.0,
+    "r1": 0.0,
+    "r1_every": 1,
+    "model_options": {},
+}
 _IMAGE_BASE: dict[str, Any] = {
     "model": "mlp",
     "loss": "ns",
@@ -38,11 +46,7 @@ _IMAGE_BASE: dict[str, Any] = {
     "eval_every": 0,
     "lr_decay": "none",
     "lr_decay_start": 0.5,
-    "g_ema": 0.0,
-    "instance_noise": 0.0,
-    "r1": 0.0,
-    "r1_every": 1,
-    "model_options": {},
+    **_EXTRAS_OFF,
 }
 # 2-D toy data (ring, grid): the shared part of their recipes, explained at RECIPES.
 _TOY_BASE: dict[str, Any] = {
@@ -62,11 +66,7 @@ _TOY_BASE: dict[str, Any] = {
     "channels": 0,
     "lr_decay": "linear",
     "lr_decay_start": 0.5,
-    "g_ema": 0.0,
-    "instance_noise": 0.0,
-    "r1": 0.0,
-    "r1_every": 1,
-    "model_options": {},
+    **_EXTRAS_OFF,
 }
 RECIPES: dict[str, dict[str, Any]] = {
     # ring / grid: tuned with benchmarks/quality.py (PacGAN protocol; the tuning history is in

@@ -144,20 +144,14 @@ class Trainer:
         betas = tuple(cfg.betas)  # type: ignore[arg-type]
         # One fused kernel per optimizer step (CPU and CUDA); MPS keeps the multi-tensor path.
         fused = self.device.type in ("cpu", "cuda")
-        self.opt_g = torch.optim.Adam(
-            self.G.parameters(),
-            lr=cfg.lr_g,
-            betas=betas,
-            fused=fused or None,
-            foreach=None if fused else True,
-        )
-        self.opt_d = torch.optim.Adam(
-            self.D.parameters(),
-            lr=cfg.lr_d,
-            betas=betas,
-            fused=fused or None,
-            foreach=None if fused else True,
-        )
+
+        def adam(params: Any, lr: float | None) -> torch.optim.Adam:
+            return torch.optim.Adam(
+                params, lr=lr, betas=betas, fused=fused or None, foreach=None if fused else True
+            )
+
+        self.opt_g = adam(self.G.parameters(), cfg.lr_g)
+        self.opt_d = adam(self.D.parameters(), cfg.lr_d)
         self.g_params = list(self.G.parameters())
         self.d_params = list(self.D.parameters())
         self.n_critic = int(cfg.n_critic or self.loss.n_critic)
