@@ -237,3 +237,23 @@ def test_r1_penalty_enters_the_critic_loss(tmp_path):
     assert lazy[1]["d_loss"] - b[1]["d_loss"] == pytest.approx(
         2 * (a[1]["d_loss"] - b[1]["d_loss"]), rel=1e-4
     )
+
+
+def test_generator_step_leaves_the_critic_untouched_and_trainable(tmp_path):
+    # G's backward skips D's weight gradients (they would be discarded): D's .grad after a step is the
+    # D step's own, and D is trainable again for the next step.
+    t = Trainer(make_cfg(tmp_path, steps=2))
+    t.setup()
+    seen: list[list[torch.Tensor]] = []
+    step_d = t.opt_d.step
+
+    def record_then_step(*a, **kw):
+        seen.append([p.grad.clone() for p in t.d_params])
+        return step_d(*a, **kw)
+
+    t.opt_d.step = record_then_step  # type: ignore[method-assign]
+    t.train_step(int(t.cfg.batch_size))
+    assert all(p.requires_grad for p in t.d_params)
+    assert all(torch.equal(p.grad, g) for p, g in zip(t.d_params, seen[-1], strict=True))
+    assert all(p.grad is not None for p in t.g_params)
+    t.writer.close()

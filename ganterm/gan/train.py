@@ -11,6 +11,8 @@ import copy
 import math
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,18 @@ def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
     if not grads:
         return torch.zeros(())
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+@contextmanager
+def frozen(params: list[nn.Parameter]) -> Iterator[None]:
+    """Parameters that need no gradient inside the block (autograd then skips their weight gradients)."""
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def _plain_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -518,11 +532,14 @@ class Trainer:
                     torch._foreach_clamp_max_(self.d_params, loss.clip)
 
         # -- Update G: make D score the generated batch as real (reuses the last critic step's fake) --
-        with torch.autocast(dev, dtype=ac or torch.bfloat16, enabled=ac is not None):
-            fake_logits_g = D(fake if fake_noise is None else fake + fake_noise).float()
-        loss_g = loss.g_loss(fake_logits_g)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        # D's weights are frozen for this pass: their gradients would be thrown away by the next D step's
+        # zero_grad, and skipping them saves a third of D's backward (G's gradient is the same).
+        with frozen(self.d_params):
+            with torch.autocast(dev, dtype=ac or torch.bfloat16, enabled=ac is not None):
+                fake_logits_g = D(fake if fake_noise is None else fake + fake_noise).float()
+            loss_g = loss.g_loss(fake_logits_g)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
         gn_g = grad_norm(self.g_params)
         self.opt_g.step()
         if self.g_ema:
