@@ -86,6 +86,42 @@ def test_progress_bar_for_many_files(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "decoding" in capsys.readouterr().err
 
 
+def test_decode_progress_reaches_a_line_sink(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The TUI's sink (LineProgress) has only add_task / update: the loader must not need more.
+    from ganterm.data.progress import LineProgress
+
+    for i in range(210):
+        _image(tmp_path / f"{i:03d}.png", (8, 8), (i, i, i))
+    lines: list[str] = []
+    ds = load_folder(tmp_path, image_size=8, progress=LineProgress(lines.append, interval=0.0))
+    assert ds.size == 210
+    assert lines[0].startswith("decoding ")
+    assert lines[-1].endswith("100 % (210/210 images)")
+    assert capsys.readouterr().err == ""
+
+
+def test_trainer_on_a_folder_reports_decoding_through_the_feed(tmp_path: Path) -> None:
+    # What `ganterm train ./pictures` does under the TUI: no progress given, so the header gets the lines.
+    from ganterm.config import TrainConfig, resolve
+    from ganterm.gan.train import Trainer
+
+    for i in range(210):
+        _image(tmp_path / "pics" / f"{i:03d}.png", (8, 8), (i, 255 - i, 0))
+    cfg = TrainConfig(dataset=str(tmp_path / "pics"), steps=2, batch_size=8, out=str(tmp_path / "run"))
+    trainer = Trainer(resolve(cfg))
+    messages: list[str] = []
+    update = trainer.feed.update
+
+    def record(**fields):
+        messages.append(fields.get("message", ""))
+        update(**fields)
+
+    trainer.feed.update = record  # type: ignore[method-assign]
+    trainer.run()
+    assert trainer.step == 2
+    assert any(m.startswith("decoding pics") and m.endswith("(210/210 images)") for m in messages)
+
+
 def test_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "readme.txt").write_text("hi")

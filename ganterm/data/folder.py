@@ -89,7 +89,7 @@ def load_folder(
         for image in pool.map(decode_image, files, [image_size] * len(files), [channels] * len(files)):
             decoded.append(image)
             if task is not None:
-                bar.advance(task)
+                bar.update(task, completed=len(decoded))  # the ProgressSink protocol: no advance()
     skipped = [str(p) for p, im in zip(files, decoded, strict=True) if im is None]
     images = [im for im in decoded if im is not None]
     if not images:
