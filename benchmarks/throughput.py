@@ -3,6 +3,7 @@
     python benchmarks/throughput.py                      # folder + small: about 4 minutes on 2 idle cores
     python benchmarks/throughput.py --parts folder --rounds 5 --steps 40
     python benchmarks/throughput.py --parts ablation     # what each speed choice in train.py buys
+    python benchmarks/throughput.py --parts frozen       # G step with and without D's weight gradients
 
 Parts:
   folder    64x64 DCGAN on one folder of PNGs: the reference loop (per-sample Dataset decoding each file
@@ -11,6 +12,9 @@ Parts:
             (default precision and fp32), alternating contenders round by round.
   small     ganterm alone on the 28x28 `dcgan` and `mlp` models, batch 64, CPU.
   ablation  ganterm's train_step on the 64x64 DCGAN with one speed choice switched at a time.
+  frozen    train_step with D frozen during G's backward (the trainer's way) against computing D's
+            weight gradients there too (as before; they were discarded), on the 64x64 and 28x28 models
+            and the ring toy, both variants alternating on one trainer.
 
 Every figure is a median over rounds; warm-up steps are excluded. The machine is shared, so contenders
 alternate within each round and the load average is printed with the results.
@@ -426,6 +430,72 @@ def _compile_row(root: Path, tmp: Path, args: argparse.Namespace) -> None:
         )
 
 
+# ------------------------------------------------------------------------------------------ frozen
+def _small_config(out: Path, model: str) -> TrainConfig:
+    return resolve(
+        TrainConfig(
+            dataset="shapes",
+            model=model,
+            image_size=28,
+            batch_size=BATCH,
+            steps=10**6,
+            device="cpu",
+            out=str(out),
+        )
+    )
+
+
+def part_frozen(args: argparse.Namespace, tmp: Path) -> None:
+    import contextlib
+
+    import ganterm.gan.train as train_module
+
+    frozen = train_module.frozen
+
+    @contextlib.contextmanager
+    def not_frozen(params: list[nn.Parameter]) -> Any:
+        yield
+
+    root = make_image_folder(args.images)
+    cases = [
+        ("64x64 dcgan", _dcgan64_config(root, tmp / "frozen-64", "auto"), args.steps // 2),
+        ("28x28 dcgan", _small_config(tmp / "frozen-dcgan", "dcgan"), args.steps * 3),
+        ("28x28 mlp", _small_config(tmp / "frozen-mlp", "mlp"), args.steps * 3),
+        ("ring toy", resolve(TrainConfig(dataset="ring", out=str(tmp / "frozen-ring"))), args.steps * 50),
+    ]
+    print(f"\n## G step: D frozen (now) vs D's weight gradients computed too (before), {args.rounds} rounds")
+    rows = []
+    for label, cfg, n in cases:
+        t = Trainer(cfg, Feed())
+        t.setup()
+        B = int(cfg.batch_size)
+
+        def block(_: int, ctx: Any, t: Trainer = t, B: int = B, n: int = n) -> float:
+            train_module.frozen = ctx
+            try:
+                for _ in range(2):
+                    t.train_step(B)
+                start = time.perf_counter()
+                for _ in range(n):
+                    t.train_step(B)
+                float(t.train_step(B)[0])
+                return (n + 1) / (time.perf_counter() - start)
+            finally:
+                train_module.frozen = frozen
+
+        rates = run_alternating(
+            {
+                f"{label}, D frozen": lambda r, b=block: b(r, frozen),
+                f"{label}, D grads too": lambda r, b=block: b(r, not_frozen),
+            },
+            args.rounds,
+        )
+        now, before = (statistics.median(r) for r in rates.values())
+        rows.append(f"| {label} (batch {B}) | {before:.2f} | {now:.2f} | {100 * (now / before - 1):+.0f} % |")
+    print("\n| model | D grads too (before) steps/s | D frozen (now) | gain |\n|---|---|---|---|")
+    print("\n".join(rows))
+
+
 # ------------------------------------------------------------------------------------------- driver
 def _rounds(r: list[float]) -> str:
     return " ".join(f"{x:.2f}" for x in r)
@@ -445,7 +515,9 @@ def run_alternating(contenders: dict[str, Callable[[int], float]], rounds: int) 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default="folder,small", help="comma list of: folder, small, ablation, quality")
+    ap.add_argument(
+        "--parts", default="folder,small", help="comma list of: folder, small, ablation, frozen, quality"
+    )
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per part (medians over these)")
     ap.add_argument(
         "--steps", type=int, default=30, help="timed steps per round (64x64); small models run 3x"
@@ -465,7 +537,13 @@ def main() -> None:
     args.precisions = args.precisions.split(",")
     print(machine())
     print(f"load average at start: {load_average()} (a shared machine: medians, contenders alternate)")
-    parts = {"folder": part_folder, "small": part_small, "ablation": part_ablation, "quality": part_quality}
+    parts = {
+        "folder": part_folder,
+        "small": part_small,
+        "ablation": part_ablation,
+        "frozen": part_frozen,
+        "quality": part_quality,
+    }
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ganterm-bench-") as tmp:
         for part in args.parts.split(","):
