@@ -201,7 +201,7 @@ def test_toy_pair_learns_a_shifted_gaussian() -> None:
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_thread")
 def test_toy_pair_reaches_every_ring_mode() -> None:
-    """The ring recipe (ns, Adam 1e-3, batch 256, z 16) captures 8/8 modes within 3000 steps."""
+    """A plain toy pair (ns, Adam 1e-3 for both, batch 256, z 16) captures 8/8 ring modes in 3000 steps."""
     from ganterm.data.toy import ring
     from ganterm.eval.toy import PACGAN_N, score_toy
     from ganterm.gan.losses import get_loss

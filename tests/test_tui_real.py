@@ -70,7 +70,11 @@ async def test_train_keys_with_real_trainer(tmp_path):
         await wait_for(pilot, lambda: any(e.kind == "checkpoint" for e in feed.events()), "checkpoint event")
         path = Path(next(e for e in feed.events() if e.kind == "checkpoint").data["path"])
         assert path.exists()
-        assert any(path.name in line.plain for line in app.screen.query_one(EventLog).lines)
+        log = app.screen.query_one(EventLog)
+        # the feed has the event at once; the log shows it at the UI's next poll (4 times a second)
+        await wait_for(
+            pilot, lambda: any(path.name in line.plain for line in log.lines), "checkpoint in the log"
+        )
         await pilot.press("q")
     assert app.return_code == 0
     assert app.monitor.worker.is_finished
