@@ -343,6 +343,17 @@ def _dcgan64_config(root: Path, out: Path, precision: str, **extra: object) -> T
     )
 
 
+def _train_step_rate(t: Trainer, batch: int, n: int) -> float:
+    """steps/s of `train_step` alone over n + 1 steps, after 2 untimed ones."""
+    for _ in range(2):  # warm-up: oneDNN picks and caches its kernels on first use
+        t.train_step(batch)
+    start = time.perf_counter()
+    for _ in range(n):
+        t.train_step(batch)
+    float(t.train_step(batch)[0])  # one sync, as the trainer does at publish time
+    return (n + 1) / (time.perf_counter() - start)
+
+
 def _variant_trainer(
     root: Path, tmp: Path, name: str, precision: str, setup: Callable[[Trainer], None]
 ) -> Trainer:
@@ -389,13 +400,7 @@ def part_ablation(args: argparse.Namespace, tmp: Path) -> None:
         t = trainers[name]
         torch.set_num_threads(1 if "1 intra-op" in name else threads)
         try:
-            for _ in range(2):  # warm-up: oneDNN picks and caches its kernels on first use
-                t.train_step(BATCH)
-            start = time.perf_counter()
-            for _ in range(args.steps // 5):
-                t.train_step(BATCH)
-            float(t.train_step(BATCH)[0])  # one sync, as the trainer does at publish time
-            return (args.steps // 5 + 1) / (time.perf_counter() - start)
+            return _train_step_rate(t, BATCH, args.steps // 5)
         finally:
             torch.set_num_threads(threads)
 
@@ -473,13 +478,7 @@ def part_frozen(args: argparse.Namespace, tmp: Path) -> None:
         def block(_: int, ctx: Any, t: Trainer = t, B: int = B, n: int = n) -> float:
             train_module.frozen = ctx
             try:
-                for _ in range(2):
-                    t.train_step(B)
-                start = time.perf_counter()
-                for _ in range(n):
-                    t.train_step(B)
-                float(t.train_step(B)[0])
-                return (n + 1) / (time.perf_counter() - start)
+                return _train_step_rate(t, B, n)
             finally:
                 train_module.frozen = frozen
 

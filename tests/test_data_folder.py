@@ -19,6 +19,12 @@ def _image(path: Path, size: tuple[int, int], colour, mode: str = "RGB") -> None
     Image.new(mode, size, colour).save(path)
 
 
+def _many_images(root: Path, n: int = 210) -> None:
+    """Enough files for the decode progress to be reported (a few files decode without it)."""
+    for i in range(n):
+        _image(root / f"{i:03d}.png", (8, 8), (i, 255 - i, 0))
+
+
 @pytest.fixture
 def pictures(tmp_path: Path) -> Path:
     root = tmp_path / "pics"
@@ -79,8 +85,7 @@ def test_serial_and_threaded_decoding_agree(pictures: Path) -> None:
 
 
 def test_progress_bar_for_many_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for i in range(210):
-        _image(tmp_path / f"{i:03d}.png", (8, 8), (i, i, i))
+    _many_images(tmp_path)
     ds = load_folder(tmp_path, image_size=8, progress=True)
     assert ds.size == 210
     assert "decoding" in capsys.readouterr().err
@@ -90,8 +95,7 @@ def test_decode_progress_reaches_a_line_sink(tmp_path: Path, capsys: pytest.Capt
     # The TUI's sink (LineProgress) has only add_task / update: the loader must not need more.
     from ganterm.data.progress import LineProgress
 
-    for i in range(210):
-        _image(tmp_path / f"{i:03d}.png", (8, 8), (i, i, i))
+    _many_images(tmp_path)
     lines: list[str] = []
     ds = load_folder(tmp_path, image_size=8, progress=LineProgress(lines.append, interval=0.0))
     assert ds.size == 210
@@ -105,8 +109,7 @@ def test_trainer_on_a_folder_reports_decoding_through_the_feed(tmp_path: Path) -
     from ganterm.config import TrainConfig, resolve
     from ganterm.gan.train import Trainer
 
-    for i in range(210):
-        _image(tmp_path / "pics" / f"{i:03d}.png", (8, 8), (i, 255 - i, 0))
+    _many_images(tmp_path / "pics")
     cfg = TrainConfig(dataset=str(tmp_path / "pics"), steps=2, batch_size=8, out=str(tmp_path / "run"))
     trainer = Trainer(resolve(cfg))
     messages: list[str] = []
