@@ -54,6 +54,15 @@ def train(
     epochs: Annotated[
         float | None, typer.Option(help="Train for this many passes over the data instead of --steps.")
     ] = None,
+    time: Annotated[
+        str | None,
+        typer.Option(
+            "--time",
+            help="Wall-clock budget, e.g. 90s, 5m, 2h or 1h30m: train until it is spent (pauses do not "
+            "count), then save the final checkpoint. Rate decay and other schedules use the step total "
+            "estimated from the measured speed. With --steps/--epochs, whichever ends first.",
+        ),
+    ] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", "-b", help="Batch size.")] = None,
     lr_g: Annotated[float | None, typer.Option("--lr-g", help="Generator learning rate (Adam).")] = None,
     lr_d: Annotated[float | None, typer.Option("--lr-d", help="Discriminator learning rate (Adam).")] = None,
@@ -111,6 +120,14 @@ def train(
         int | None,
         typer.Option("--r1-every", help="Apply R1 every k-th step at k times the weight (cheaper)."),
     ] = None,
+    augment: Annotated[
+        str | None,
+        typer.Option(
+            "--augment",
+            help="DiffAugment on D's inputs, real and generated alike: comma-separated color, translation, "
+            "cutout, or none. Keeps D from memorising a small dataset (default per dataset).",
+        ),
+    ] = None,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
     on_nan: Annotated[
         str,
@@ -129,7 +146,7 @@ def train(
     inject_nan_at: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Train a GAN and watch it live (a TUI on a terminal, a progress line otherwise)."""
-    from ganterm.config import TrainConfig, parse_betas, resolve
+    from ganterm.config import TrainConfig, parse_betas, parse_duration, resolve
 
     extra: dict = {}
     if inject_nan_at is not None:
@@ -152,6 +169,7 @@ def train(
         loss=loss,
         steps=steps,
         epochs=epochs,
+        time_limit=parse_duration(time) if time is not None else None,
         batch_size=batch_size,
         lr_g=lr_g,
         lr_d=lr_d,
@@ -174,6 +192,7 @@ def train(
         instance_noise=instance_noise,
         r1=r1,
         r1_every=r1_every,
+        augment=augment,
         compile=compile_,
         on_nan=on_nan,
         extra=extra,

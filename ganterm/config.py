@@ -19,6 +19,7 @@ LR_DECAYS = ("none", "linear", "cosine")
 MODEL_NAMES = ("mlp", "dcgan", "toy")
 PRECISIONS = ("fp32", "bf16", "auto")
 ON_NAN = ("pause", "rollback", "stop")
+AUGMENTS = ("color", "translation", "cutout")  # DiffAugment's policies (ganterm/gan/augment.py)
 
 # Recipes: what trains well per dataset with no flags. Keys are TrainConfig fields.
 # The optional stabilisers and model options, off unless a recipe turns them on.
@@ -27,6 +28,7 @@ _EXTRAS_OFF: dict[str, Any] = {
     "instance_noise": 0.0,
     "r1": 0.0,
     "r1_every": 1,
+    "augment": "none",
     "model_options": {},
 }
 _IMAGE_BASE: dict[str, Any] = {
@@ -124,6 +126,9 @@ class TrainConfig:
     loss: str | None = None
     steps: int | None = None
     epochs: float | None = None
+    # wall-clock budget in seconds (`--time 5m`): train until it is spent; the step total that schedules
+    # need is estimated from the measured speed. With --steps or --epochs too, whichever ends first.
+    time_limit: float | None = None
     batch_size: int | None = None
     lr_g: float | None = None
     lr_d: float | None = None
@@ -148,6 +153,8 @@ class TrainConfig:
     instance_noise: float | None = None
     r1: float | None = None  # gamma of the R1 penalty on D's gradient at real data; 0 = off
     r1_every: int | None = None  # apply R1 every k-th step at k times the weight (lazy regularisation)
+    # DiffAugment policy on D's inputs, real and generated alike ("translation,cutout"; "none" = off)
+    augment: str | None = None
     model_options: dict[str, Any] | None = None  # extra keyword arguments of the model builder
     publish_every: int = 10
     # auto: bf16 autocast where it pays (image models on CPUs with AVX512-BF16/AMX, CUDA with bf16), else fp32
@@ -178,9 +185,45 @@ def recipe_key(dataset: str) -> str:
     return "folder"
 
 
+def folder_recipe(dataset: str, model: str | None, image_size: int | None, channels: int | None) -> dict:
+    """The recipe for a folder, read off its images: grey images (every one looked at) train with one
+    channel, and at the model size nearest above their median short side (28x28 digits at 28, not 64).
+    Small grey images (at most 32 pixels) get the digits recipe; anything else the colour DCGAN one.
+    What was derived is kept in the recipe's "derived" entry for the start event and config.json."""
+    from ganterm.data.folder_probe import probe_folder
+    from ganterm.data.registry import folder_path
+
+    path = folder_path(dataset)
+    base = copy.deepcopy(RECIPES["folder"])
+    if path is None:  # validate() names the problem
+        return base
+    probe = probe_folder(path)
+    grey = probe.grey if channels is None else channels == 1
+    small_grey = grey and probe.short_side <= 32
+    if small_grey:
+        base = copy.deepcopy(RECIPES["mnist"])
+    chosen_model = model or base["model"]
+    sizes = {"mlp": (28,), "dcgan": (28, 32, 64)}.get(chosen_model, (28, 32, 64))
+    size = next((s for s in sizes if s >= probe.short_side), sizes[-1])
+    base["image_size"] = size
+    base["channels"] = 1 if grey else 3
+    derived = []
+    if image_size is None:
+        derived.append(f"median short side {probe.short_side} px")
+    if channels is None:
+        derived.append("all grey" if grey else "colour")
+    base["derived"] = f"read from {probe.n_files} images: {', '.join(derived)}" if derived else ""
+    return base
+
+
 def resolve(cfg: TrainConfig) -> TrainConfig:
     """Fill every None from the recipe (dataset, then model and loss overrides); validate."""
-    base = copy.deepcopy(RECIPES[recipe_key(cfg.dataset)])  # no run may edit a recipe through its config
+    key = recipe_key(cfg.dataset)
+    if key == "folder":
+        base = folder_recipe(cfg.dataset, cfg.model, cfg.image_size, cfg.channels)
+    else:
+        base = copy.deepcopy(RECIPES[key])  # no run may edit a recipe through its config
+    derived = base.pop("derived", "")
     model = cfg.model or base["model"]
     if model != base["model"]:
         base.update(MODEL_OVERRIDES.get(model, {}))
@@ -189,10 +232,14 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     base.update(LOSS_OVERRIDES.get(loss, {}))
     out = dataclasses.replace(cfg, model=model, loss=loss)
     for f in dataclasses.fields(out):
+        if f.name == "steps" and out.time_limit is not None:
+            continue  # a time budget replaces the recipe's step count (an explicit --steps still caps it)
         if getattr(out, f.name) is None and f.name in base:
             setattr(out, f.name, base[f.name])
     if out.model == "dcgan" and cfg.image_size is None and out.image_size not in (28, 32, 64):
         out.image_size = 64
+    if derived:
+        out.extra = {**out.extra, "derived": derived}
     validate(out)
     return out
 
@@ -227,6 +274,8 @@ def validate(cfg: TrainConfig) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
     if cfg.steps is not None and cfg.steps <= 0:
         raise UsageError(f"--steps must be a positive integer, got {cfg.steps}")
+    if cfg.time_limit is not None and not cfg.time_limit > 0:
+        raise UsageError(f"--time must be a positive duration like 90s, 5m or 2h, got {cfg.time_limit}")
     if cfg.epochs is not None and cfg.epochs <= 0:
         raise UsageError(f"--epochs must be positive, got {cfg.epochs}")
     if cfg.eval_every is not None and cfg.eval_every < 0:
@@ -247,6 +296,9 @@ def validate(cfg: TrainConfig) -> None:
         raise UsageError(f"--r1 must be >= 0 (0 turns it off), got {cfg.r1}")
     if cfg.betas is not None and not all(0 <= b < 1 for b in cfg.betas):
         raise UsageError(f"--betas must be two numbers in [0, 1), got {cfg.betas}")
+    if cfg.augment is not None:
+        if parse_augment(cfg.augment) and recipe_key(cfg.dataset) in ("ring", "grid"):
+            raise UsageError("--augment transforms images; 2-D data (ring, grid) takes --augment none")
     if cfg.model in ("mlp", "dcgan") and recipe_key(cfg.dataset) in ("ring", "grid"):
         raise UsageError(f"model {cfg.model!r} makes images; for 2-D data {cfg.dataset!r} use --model toy")
     if cfg.model == "toy" and recipe_key(cfg.dataset) not in ("ring", "grid"):
@@ -257,6 +309,36 @@ def validate(cfg: TrainConfig) -> None:
         raise UsageError(f"model 'dcgan' supports --image-size 28, 32 or 64, got {cfg.image_size}")
     if cfg.channels not in (None, 0, 1, 3):
         raise UsageError(f"--channels must be 1 or 3, got {cfg.channels}")
+
+
+def parse_augment(text: str | None) -> tuple[str, ...]:
+    """'translation,cutout' -> ('translation', 'cutout'); '', 'none' or None -> () (off)."""
+    if not text or text == "none":
+        return ()
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    for name in names:
+        if name not in AUGMENTS:
+            raise UsageError(choices_message("augmentation", name, (*AUGMENTS, "none")))
+    return names
+
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)", re.IGNORECASE)
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '5m', '2h', '1h30m', '1.5h' or a plain number of seconds -> seconds, with a clear error."""
+    raw = text.strip().replace(" ", "")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        parts = _DURATION_RE.findall(raw)
+        if not parts or "".join(n + u for n, u in parts).lower() != raw.lower():
+            raise UsageError(f"--time takes a duration like 90s, 5m, 2h or 1h30m, got {text!r}") from None
+        seconds = sum(float(n) * _UNIT_S[u.lower()] for n, u in parts)
+    if not (0 < seconds < 10 * 365 * 86400):
+        raise UsageError(f"--time must be a positive duration like 90s, 5m or 2h, got {text!r}")
+    return seconds
 
 
 def parse_betas(text: str) -> tuple[float, float]:

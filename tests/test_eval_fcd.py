@@ -52,8 +52,8 @@ def data() -> Dataset:
 def cache(data, tmp_path_factory):
     """A quickly trained classifier stored where `load_or_train_classifier` looks for it."""
     root = tmp_path_factory.mktemp("fcd-cache")
-    # Far from converged (the default trains 12x longer); its features still rank generators.
-    net, acc = fcd.train_classifier(data, epochs=1, max_images=3000)
+    # Far from converged (the default trains 120x longer); its features still rank generators.
+    net, acc = fcd.train_classifier(data, steps=80, max_images=3000)
     assert 0 <= acc <= 1
     fcd.save_classifier(fcd.classifier_path(data, root), net, acc, data.name)
     return root
@@ -103,7 +103,7 @@ def test_trained_generator_beats_untrained(data, cache):
 
 
 def test_classifier_is_trained_once_then_loaded_from_cache(data, tmp_path, monkeypatch):
-    monkeypatch.setattr(fcd, "TRAIN_EPOCHS", 1)
+    monkeypatch.setattr(fcd, "TRAIN_STEPS", 5)
     monkeypatch.setattr(fcd, "TRAIN_MAX", 600)
     monkeypatch.setenv("GANTERM_DATA_DIR", str(tmp_path))
     net = fcd.load_or_train_classifier(data)

@@ -233,3 +233,23 @@ def test_state_dict_round_trip_continues_the_same_way() -> None:
     alerts_b = run(b, range(120, 400), lambda s: stream[s])
     assert alerts_a == alerts_b
     assert [(x.step, x.kind) for x in alerts_a] == [(200, "d_wins")]
+
+
+@pytest.mark.parametrize("loss", ["ns", "minimax", "lsgan", "hinge"])
+def test_hints_fit_the_loss_the_run_uses(loss: str) -> None:
+    rng = np.random.default_rng(0)
+    alerts = run(HealthMonitor(window=50), range(200), lambda s: {**healthy(rng), **D_WINS, "loss": loss})
+    hint = next(a.hint for a in alerts if a.kind == "d_wins")
+    assert f"to {loss} " not in hint and f"or {loss} " not in hint and f"to {loss}" != hint[-len(loss) - 3 :]
+    assert "(key l)" in hint
+    if loss == "minimax":
+        assert "swap the loss to ns" in hint  # the way out of minimax's vanishing gradient
+    if loss == "ns":
+        assert "--r1" in hint and "wgan-gp" in hint
+
+
+def test_hint_for_without_a_loss_is_the_generic_one() -> None:
+    from ganterm.gan.health import hint_for
+
+    assert hint_for("d_wins") == HINTS["d_wins"]
+    assert hint_for("divergence", "ns") == HINTS["divergence"]

@@ -9,27 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ganterm.data.base import Dataset
+from ganterm.data.folder_probe import IMAGE_EXTENSIONS, find_images
 from ganterm.data.progress import ProgressArg, progress_context
 from ganterm.errors import DataError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 # Below this many files the bar would only flicker.
 _PROGRESS_MIN_FILES = 200
-
-
-def find_images(root: Path) -> list[Path]:
-    """Image files under `root` by extension, in a stable order (hidden folders and files left out)."""
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [
-            Path(folder, f)
-            for f in sorted(files)
-            if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)
-        ]
-    return found
 
 
 def decode_image(path: Path, image_size: int, channels: int) -> np.ndarray | None:
@@ -99,11 +87,32 @@ def load_folder(
         )
     stacked = np.stack(images).transpose(0, 3, 1, 2)
     data = to_float_images(stacked, image_size, channels)
+    kept = [p for p, im in zip(files, decoded, strict=True) if im is not None]
+    classes, labels = folder_labels(root, kept)
+    info: dict[str, Any] = {"location": str(root), "skipped": len(skipped), "skipped_files": skipped[:10]}
+    info["classes"] = classes
     return Dataset(
         name=f"folder:{root}",
         kind="images",
         shape=(channels, image_size, image_size),
         size=len(data),
         data=data,
-        info={"location": str(root), "skipped": len(skipped), "skipped_files": skipped[:10]},
+        labels=None if labels is None else torch.from_numpy(labels),
+        info=info,
     )
+
+
+def folder_labels(root: Path, files: list[Path]) -> tuple[list[str], np.ndarray | None]:
+    """Class names and per-file labels from the first-level sub-folders, as torchvision's ImageFolder.
+
+    Every image must sit in a sub-folder and there must be at least two of them; otherwise (a flat
+    folder, or images beside the class folders) the folder has no labels: ([], None).
+    """
+    tops = [p.relative_to(root).parts for p in files]
+    if any(len(parts) < 2 for parts in tops):
+        return [], None
+    classes = sorted({parts[0] for parts in tops})
+    if len(classes) < 2:
+        return [], None
+    index = {name: i for i, name in enumerate(classes)}
+    return classes, np.asarray([index[parts[0]] for parts in tops], dtype=np.int64)

@@ -42,7 +42,7 @@ def dataset_names() -> list[str]:
     return [*_BUILTINS, _FOLDER_ENTRY]
 
 
-def _folder_path(name: str) -> Path | None:
+def folder_path(name: str) -> Path | None:
     """The directory a name points at (`folder:PATH` or a plain existing directory), else None."""
     if name.startswith(FOLDER_PREFIX):
         raw = name[len(FOLDER_PREFIX) :]
@@ -97,7 +97,7 @@ def load_dataset(
         from ganterm.data.idx import load_idx_dataset
 
         return load_idx_dataset(name, root, image_size=size, channels=chans, progress=progress)
-    folder = _folder_path(name)
+    folder = folder_path(name)
     if folder is None:
         raise UsageError(choices_message("dataset", name, dataset_names()))
     from ganterm.data.folder import load_folder

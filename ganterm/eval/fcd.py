@@ -9,6 +9,7 @@ scale is its own, so it is always shown as "FCD (not comparable to Inception-FID
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import time
 from pathlib import Path
@@ -22,20 +23,25 @@ from ganterm.data.cache import cache_dir
 from ganterm.errors import DataError
 
 LABEL = "FCD (not comparable to Inception-FID)"
-FORMAT = 1
+FORMAT = 2  # 2: width 32, a fixed number of steps with shifted copies (format 1 was under-trained)
 FEATURES = 64
-# Classifier training: 96 % held-out accuracy on shapes; 46 s on one thread of a busy 2-core CPU.
-TRAIN_EPOCHS = 3
+WIDTH = 32
+# Classifier training: a fixed number of steps (not epochs: 5,000 real digits were 105 steps, 53 %
+# accuracy), each batch shifted by up to 2 pixels, the rate annealed by a cosine. On 4,500 real MNIST
+# digits: 97.8 % held-out accuracy and 92 % of held-out digits at p > 0.9, in ~60 s on a 2-core CPU
+# (width 16 and epochs: 53 %; width 16 and 3,000 steps: 95.8 %).
+TRAIN_STEPS = 3000
 TRAIN_MAX = 20_000
 TRAIN_BATCH = 128
 TRAIN_SEED = 0
+SHIFT = 2
 LR = 2e-3
 
 
 class FeatureNet(nn.Module):
     """Three strided 3x3 convs, a global average pool, a FEATURES-wide layer (the FCD features), logits."""
 
-    def __init__(self, channels: int, n_classes: int, width: int = 16) -> None:
+    def __init__(self, channels: int, n_classes: int, width: int = WIDTH) -> None:
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(channels, width, 3, 2, 1),
@@ -70,16 +76,28 @@ def _n_classes(dataset: Dataset) -> int:
     return int(dataset.labels.max()) + 1
 
 
+def random_shift(x: torch.Tensor, generator: torch.Generator, pixels: int = SHIFT) -> torch.Tensor:
+    """Each image moved by up to `pixels` in x and y, the border filled with the background (-1)."""
+    n, _, h, w = x.shape
+    padded = nn.functional.pad(x, (pixels,) * 4, value=-1.0)
+    dy = torch.randint(0, 2 * pixels + 1, (n, 1, 1), generator=generator)
+    dx = torch.randint(0, 2 * pixels + 1, (n, 1, 1), generator=generator)
+    rows = (dy + torch.arange(h).view(1, h, 1)).expand(n, h, w)
+    cols = (dx + torch.arange(w).view(1, 1, w)).expand(n, h, w)
+    batch = torch.arange(n).view(n, 1, 1).expand(n, h, w)
+    return padded[batch, :, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
 def train_classifier(
     dataset: Dataset,
     device: torch.device | str = "cpu",
     *,
-    epochs: int | None = None,
+    steps: int | None = None,
     max_images: int | None = None,
 ) -> tuple[FeatureNet, float]:
     """Train on up to `max_images` labelled images (10 % held out); returns the net and held-out accuracy."""
     assert dataset.data is not None and dataset.labels is not None
-    epochs = TRAIN_EPOCHS if epochs is None else epochs
+    steps = TRAIN_STEPS if steps is None else steps
     max_images = TRAIN_MAX if max_images is None else max_images
     n_classes = _n_classes(dataset)
     g = torch.Generator().manual_seed(TRAIN_SEED)
@@ -94,15 +112,15 @@ def train_classifier(
     y_all = dataset.labels.long()
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     net.train()
-    for _ in range(epochs):
-        perm = train_idx[torch.randperm(len(train_idx), generator=g)]
-        for i in range(0, len(perm), TRAIN_BATCH):
-            idx = perm[i : i + TRAIN_BATCH].to(x_all.device)
-            x, y = x_all[idx].to(device), y_all[idx].to(device)
-            loss = nn.functional.cross_entropy(net(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = LR * 0.5 * (1 + math.cos(math.pi * step / max(1, steps)))
+        pick = train_idx[torch.randint(len(train_idx), (TRAIN_BATCH,), generator=g)].to(x_all.device)
+        x = random_shift(x_all[pick].cpu(), g).to(device)
+        loss = nn.functional.cross_entropy(net(x), y_all[pick].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
     net.eval()
     with torch.no_grad():
         idx = test_idx.to(x_all.device)
@@ -217,3 +235,33 @@ def fcd_for_generator(
 
     fake = generate_samples(g, n, seed, device)
     return fcd_images(fake, dataset, seed=seed, device=device, data_dir=data_dir)
+
+
+@torch.no_grad()
+def class_probabilities(net: FeatureNet, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """(N, n_classes) softmax of the classifier over `images` in [-1, 1]."""
+    device = next(net.parameters()).device
+    return torch.cat(
+        [
+            torch.softmax(net(images[i : i + batch].to(device).float().clamp(-1, 1)), 1).cpu()
+            for i in range(0, len(images), batch)
+        ]
+    )
+
+
+def class_stats(probs: torch.Tensor, confident: float = 0.9) -> dict[str, object]:
+    """Which class the classifier calls each sample, as shares, and the share it calls with p > 0.9.
+
+    Mode collapse shows as a few classes taking most samples; blurry or broken samples as a low
+    confident share. Real images of the dataset score the ceiling of both (about 92 % confident on
+    held-out real digits).
+    """
+    top, cls = probs.max(1)
+    shares = torch.bincount(cls, minlength=probs.shape[1]).float() / max(1, len(cls))
+    return {
+        "class_shares": [round(float(v), 4) for v in shares],
+        "confident": float((top > confident).float().mean()),
+        "classes_present": int((shares >= 0.01).sum()),  # a class under 1 % of samples counts as missing
+        "max_share": float(shares.max()),
+        "min_share": float(shares.min()),
+    }

@@ -54,9 +54,20 @@ def evaluate_generator(
         return score_toy(x, dataset.info["modes"], float(dataset.info["std"])).as_dict()
     if dataset.labels is None or dataset.data is None:
         return {}
-    from ganterm.eval.fcd import fcd_for_generator
+    from ganterm.eval.fcd import class_probabilities, class_stats, fcd_images, load_or_train_classifier
 
-    return {"fcd": fcd_for_generator(G, dataset, n=n, seed=seed, device=device, data_dir=data_dir)}
+    fake = generate_samples(G, n, seed, device)
+    scores: dict[str, Any] = {"fcd": fcd_images(fake, dataset, seed=seed, device=device, data_dir=data_dir)}
+    net = load_or_train_classifier(dataset, device or "cpu", data_dir)
+    stats = class_stats(class_probabilities(net, fake))
+    scores.update(
+        confident_pct=100 * stats["confident"],
+        classes_present=stats["classes_present"],
+        n_classes=len(stats["class_shares"]),
+        max_class_pct=100 * stats["max_share"],
+        min_class_pct=100 * stats["min_share"],
+    )
+    return scores
 
 
 def evaluate_checkpoint(
@@ -109,6 +120,13 @@ def format_quality(result: dict[str, Any]) -> str:
             f"  FCD              {_fmt(result['fcd'], '.3f')}  "
             "(FCD, not comparable to Inception-FID; lower is better)"
         )
+    if "confident_pct" in result:
+        lines += [
+            f"  classes present  {int(result['classes_present'])} / {int(result['n_classes'])} "
+            f"(each {_fmt(result['min_class_pct'], '.1f')}-{_fmt(result['max_class_pct'], '.1f')} % of "
+            "samples, by the FCD classifier; an even spread is 100 / classes)",
+            f"  confident        {_fmt(result['confident_pct'], '.1f')} % of samples classified with p > 0.9",
+        ]
     if not any(k in result for k in ("modes", "fcd")):
         lines.append("  no quality figure for this dataset (FCD needs a labelled image set)")
     return "\n".join(lines)

@@ -26,6 +26,23 @@ HINTS = {
     "divergence": "lower both learning rates, or roll back (key b)",
 }
 _WATCHED = ("d_loss", "g_loss", "grad_g", "grad_d")
+# Losses whose G gradient does not vanish when D wins, in the order a hint suggests them.
+_HEALTHY_LOSSES = ("ns", "wgan-gp", "hinge")
+
+
+def hint_for(kind: str, loss: str | None = None) -> str:
+    """The hint of an alert, fitted to the run: never "swap to ns" to a run that is already on ns."""
+    if kind not in ("d_wins", "vanishing_g") or loss is None:
+        return HINTS[kind]
+    others = [name for name in _HEALTHY_LOSSES if name != loss]
+    swap = f"swap the loss to {' or '.join(others[:2])} (key l)"
+    if kind == "vanishing_g":
+        if loss in _HEALTHY_LOSSES:
+            return f"lower --lr-d, add --r1 10 or --augment, or {swap}"
+        return f"{swap}: {loss} gives G almost no gradient when D wins; or lower --lr-d"
+    if loss in _HEALTHY_LOSSES:
+        return f"D is too strong for G: lower --lr-d or raise --lr-g, add --r1 10 or --augment; or {swap}"
+    return f"lower --lr-d, raise --lr-g, or {swap}"
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,7 @@ class HealthMonitor:
         self.last_diversity: float | None = None
         self._active: set[str] = set()
         self._probabilistic: bool | None = None
+        self._loss_name: str | None = None  # the run's loss, when the trainer says it (fits the hints)
         self._last_step: dict[str, int] = {}
 
     # ------------------------------------------------------------------------------------- metrics
@@ -125,7 +143,11 @@ class HealthMonitor:
             self._set(alerts, step, "nonfinite", True, "error", f"non-finite values at step {step}: {names}")
         else:
             self._set(alerts, step, "nonfinite", False)
-        finite = {k: float(v) for k, v in metrics.items() if k != "probabilistic" and _finite(v)}
+        if isinstance(metrics.get("loss"), str):
+            self._loss_name = metrics["loss"]
+        finite = {
+            k: float(v) for k, v in metrics.items() if k not in ("probabilistic", "loss") and _finite(v)
+        }
 
         probabilistic = bool(metrics.get("probabilistic", False))
         if probabilistic != self._probabilistic:  # a loss swap changes what d_real / d_fake mean
@@ -223,7 +245,7 @@ class HealthMonitor:
             self._active.discard(kind)
         elif kind not in self._active:
             self._active.add(kind)
-            alerts.append(Alert(step, kind, severity, message, HINTS[kind]))
+            alerts.append(Alert(step, kind, severity, message, hint_for(kind, self._loss_name)))
 
     @property
     def active(self) -> frozenset[str]:

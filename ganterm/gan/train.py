@@ -23,6 +23,8 @@ from torch import nn
 from ganterm import __version__
 from ganterm.config import TrainConfig, recipe_key
 from ganterm.errors import GantermError, UsageError
+from ganterm.gan.augment import DiffAugment
+from ganterm.gan.budget import TimeBudget
 from ganterm.gan.checkpoint import load_checkpoint, save_checkpoint, to_numpy_tree
 from ganterm.gan.control import Command, Control
 from ganterm.gan.ema import EMA
@@ -33,6 +35,10 @@ from ganterm.gan.models import build_models
 from ganterm.gan.rundir import RunDirWriter, default_run_dir
 from ganterm.gan.sampling import generate, make_frame
 from ganterm.gan.schedule import lr_factor
+
+# The step total of a time-budgeted run before its speed is known: far enough that every schedule
+# (rate decay, instance noise) is still at its start.
+UNKNOWN_TOTAL = 2**31 - 1
 
 
 def pick_device(spec: str) -> torch.device:
@@ -169,6 +175,7 @@ class Trainer:
         self.g_params = list(self.G.parameters())
         self.d_params = list(self.D.parameters())
         self.n_critic = int(cfg.n_critic or self.loss.n_critic)
+        self.augment = DiffAugment(cfg.augment)
         # Samples, evaluation and `ganterm sample` use the weight average when there is one.
         self.g_ema = EMA(self.G, float(cfg.g_ema)) if cfg.g_ema else None
         self._lr_f = 1.0  # the decay factor the optimizers' rates carry now
@@ -185,6 +192,8 @@ class Trainer:
                 .numpy()
             )
 
+        self.step_cap = self._step_cap()
+        self.budget = TimeBudget(float(cfg.time_limit)) if cfg.time_limit else None
         self.total_steps = self._total_steps()
         self.steps_per_epoch = max(1, data.size // int(cfg.batch_size))
         self.swaps: list[dict[str, Any]] = []
@@ -217,16 +226,33 @@ class Trainer:
             model=str(cfg.model),
             loss=self.loss.name,
             device=str(self.device),
-            total_steps=self.total_steps,
+            total_steps=0 if self.total_steps == UNKNOWN_TOTAL else self.total_steps,
             run_dir=str(out),
             step=self.step,
         )
         what = f"resumed from {cfg.resume} at step {self.step}" if resume_ckpt else "started"
         self._event(
             "start",
-            f"{what}: {cfg.dataset} / {cfg.model} / {self.loss.name} on {self.device}",
+            f"{what}: {cfg.dataset} / {cfg.model} / {self.loss.name} on {self.device}{self._data_note()}",
             run_dir=str(out),
         )
+
+    def _data_note(self) -> str:
+        """What a folder run read off its images (size, colour, class folders), for the start event."""
+        if "classes" not in self.data.info:
+            return ""
+        shape = self.data.shape
+        parts = [f"{shape[1]}x{shape[2]} {'grey' if shape[0] == 1 else 'colour'}"]
+        derived = self.cfg.extra.get("derived")
+        if derived:
+            parts[0] += f" ({derived})"
+        classes = self.data.info["classes"]
+        parts.append(
+            f"{len(classes)} classes from sub-folders" if classes else "no labels (a flat folder: no FCD)"
+        )
+        if self.cfg.time_limit:
+            parts.append(f"time budget {self.cfg.time_limit:g} s")
+        return "; " + "; ".join(parts)
 
     @staticmethod
     def _is_run_ckpt(p: Path) -> bool:
@@ -252,11 +278,24 @@ class Trainer:
             return torch.bfloat16
         return None
 
-    def _total_steps(self) -> int:
+    def _step_cap(self) -> int | None:
+        """The last step --steps or --epochs allow; None when only a time budget ends the run."""
         cfg = self.cfg
         if cfg.epochs is not None:
             return max(1, math.ceil(cfg.epochs * self.data.size / int(cfg.batch_size)))
+        if cfg.steps is None and cfg.time_limit is not None:
+            return None
         return int(cfg.steps or 1)
+
+    def _total_steps(self) -> int:
+        """The step total the schedules and the progress bar use: the cap, or the budget's estimate."""
+        cap = self.step_cap
+        if self.budget is None:
+            return int(cap or 1)
+        estimate = self.budget.estimate_total(self.step)
+        if estimate is None:  # no step timed yet: schedules stay at their start until one is
+            return cap if cap is not None else UNKNOWN_TOTAL
+        return min(cap, estimate) if cap is not None else estimate
 
     def _make_health(self) -> Any:
         from ganterm.gan.health import HealthMonitor
@@ -269,7 +308,7 @@ class Trainer:
             ganterm_version=__version__,
             data_shape=list(self.data.shape),
             data_kind=self.data.kind,
-            total_steps=self.total_steps,
+            total_steps=None if self.total_steps == UNKNOWN_TOTAL else self.total_steps,
             device_resolved=str(self.device),
         )
         return rec
@@ -419,13 +458,21 @@ class Trainer:
         self._remember_good_state()
         inject_nan_at = cfg.extra.get("inject_nan_at")
         stop_reason = "finished"
-        while self.step < self.total_steps:
+        if self.budget is not None:
+            self.budget.start(self.step)
+            self.total_steps = self._total_steps()
+        while not self._done():
             if self._apply_commands(self.control.drain()) == "stop" or self.control.stop_event.is_set():
                 stop_reason = "stopped"
                 break
             if self.paused:
+                if self.budget is not None:
+                    self.budget.pause()  # a paused run spends none of its time budget
+                waited = self._wait_paused()
+                if self.budget is not None:
+                    self.budget.resume()
                 t_last, step_last = time.perf_counter(), self.step  # a pause is not slow training
-                if self._wait_paused() == "stop":
+                if waited == "stop":
                     stop_reason = "stopped"
                     break
                 continue
@@ -436,7 +483,8 @@ class Trainer:
             pending.append(metrics)
             pending_steps.append(self.step)
             nonfinite = check_each_step and not bool(torch.isfinite(metrics).all())
-            if nonfinite or len(pending) >= cfg.publish_every or self.step == self.total_steps:
+            last = self._done()
+            if nonfinite or len(pending) >= cfg.publish_every or last:
                 now = time.perf_counter()
                 rate_now = (self.step - step_last) / max(now - t_last, 1e-9)
                 self._rate = rate_now if self._rate == 0 else 0.7 * self._rate + 0.3 * rate_now
@@ -451,6 +499,8 @@ class Trainer:
                 self._save("periodic")
             if cfg.eval_every and self.step % int(cfg.eval_every) == 0:
                 self._evaluate()
+        if self.budget is not None and stop_reason == "finished":
+            self.total_steps = self.step  # the budget is spent: this is the run's last step
         if pending:
             self._flush(pending_steps, pending)
         self._publish_samples()
@@ -458,6 +508,11 @@ class Trainer:
         state = "finished" if stop_reason == "finished" else "stopped"
         self.feed.update(state=state, eta_s=0.0 if state == "finished" else None)
         self._event("end", f"{state} at step {self.step}", reason=stop_reason)
+
+    def _done(self) -> bool:
+        if self.step_cap is not None and self.step >= self.step_cap:
+            return True
+        return self.budget is not None and self.budget.expired()
 
     @property
     def sample_G(self) -> nn.Module:
@@ -489,6 +544,10 @@ class Trainer:
         end = (float(self.cfg.lr_decay_start or 0.0) if decay != "none" else 0.5) * self.total_steps
         return start * max(0.0, 1.0 - self.step / end) if end > 0 else 0.0
 
+    def _d_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What D sees of a batch: through the run's DiffAugment transforms (fresh ones per call)."""
+        return self.augment(x, self.gen) if self.augment else x
+
     def _noise_like(self, x: torch.Tensor) -> torch.Tensor:
         return torch.randn(x.shape, generator=self.gen, device=self.gen.device).to(self.device)
 
@@ -504,14 +563,15 @@ class Trainer:
             # -- Update D: make it score real data high and generated data low (per the loss) --
             real = self.data.sample(B, self.gen).to(self.device, non_blocking=True)
             z = torch.randn(B, z_dim, generator=self.gen, device=self.gen.device).to(self.device)
-            real_in = real
+            real_in = self._d_input(real)
             if sigma:
-                real_in = real + sigma * self._noise_like(real)
+                real_in = real_in + sigma * self._noise_like(real)
                 fake_noise = sigma * self._noise_like(real)
             with torch.autocast(dev, dtype=ac or torch.bfloat16, enabled=ac is not None):
                 fake = G(z)
                 real_logits = D(real_in).float()
-                fake_in = fake.detach() if fake_noise is None else fake.detach() + fake_noise
+                fake_in = self._d_input(fake.detach())
+                fake_in = fake_in if fake_noise is None else fake_in + fake_noise
                 fake_logits = D(fake_in).float()
             loss_d = loss.d_loss(real_logits, fake_logits)
             if loss.gp_weight:
@@ -536,7 +596,8 @@ class Trainer:
         # zero_grad, and skipping them saves a third of D's backward (G's gradient is the same).
         with frozen(self.d_params):
             with torch.autocast(dev, dtype=ac or torch.bfloat16, enabled=ac is not None):
-                fake_logits_g = D(fake if fake_noise is None else fake + fake_noise).float()
+                fake_g = self._d_input(fake)
+                fake_logits_g = D(fake_g if fake_noise is None else fake_g + fake_noise).float()
             loss_g = loss.g_loss(fake_logits_g)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -563,7 +624,12 @@ class Trainer:
         values = torch.stack(rows).cpu().numpy()  # one CPU-GPU sync point for `publish_every` steps
         steps_arr = np.asarray(steps, np.int64)
         latest = dict(zip(METRIC_COLUMNS, values[-1].tolist(), strict=True))
+        if self.budget is not None:
+            self.total_steps = self._total_steps()
         remaining = self.total_steps - self.step
+        eta = remaining / self._rate if self._rate > 0 else None
+        if self.budget is not None:
+            eta = self.budget.left() if eta is None else min(eta, self.budget.left())
         extra: dict[str, Any] = {}
         if self.device.type == "cuda":
             extra["gpu_mem_bytes"] = int(torch.cuda.memory_allocated(self.device))
@@ -574,7 +640,8 @@ class Trainer:
             epoch=self.step / self.steps_per_epoch,
             steps_per_s=self._rate,
             images_per_s=self._rate * int(self.cfg.batch_size) * self.n_critic,
-            eta_s=remaining / self._rate if self._rate > 0 else None,
+            eta_s=eta,
+            total_steps=self.total_steps,
             loss=self.loss.name,
             **latest,
             **extra,
@@ -583,6 +650,7 @@ class Trainer:
         for s, row in zip(steps, values, strict=True):
             m = dict(zip(METRIC_COLUMNS, row.tolist(), strict=True))
             m["probabilistic"] = self.loss.probabilistic
+            m["loss"] = self.loss.name
             for alert in self.health.observe(s, m):
                 self._on_alert(alert)
                 if alert.kind == "nonfinite":

@@ -8,6 +8,8 @@ from ganterm.gan.feed import Snapshot
 from ganterm.report import format_duration
 from ganterm.tui.widgets.cached_lines import CachedLinesWidget
 
+# Quality figures the header shows (toy: modes and HQ; images: FCD and the confident share).
+HEADER_QUALITY = ("modes", "modes_total", "hq_pct", "reverse_kl", "fcd", "confident_pct")
 STATE_STYLES = {
     "starting": "bold black on grey70",
     "running": "bold black on green",
@@ -52,7 +54,10 @@ def status_text(snap: Snapshot, state: str | None = None) -> Text:
     if snap.eta_s is not None and label in ("running", "paused"):
         parts.append(Text(f"ETA {format_duration(snap.eta_s)}"))
     if snap.quality:
-        figures = " ".join(f"{k} {v:.3g}" for k, v in snap.quality.items())
+        # The headline figures only: the class spread is in the event log and `ganterm eval`.
+        shown = {k: v for k, v in snap.quality.items() if k in HEADER_QUALITY}
+        labels = {"confident_pct": "p>0.9 %", "hq_pct": "hq_pct"}
+        figures = " ".join(f"{labels.get(k, k)} {v:.3g}" for k, v in shown.items())
         parts.append(Text(figures, "bold magenta"))
     if snap.epoch:
         parts.append(Text(f"ep {snap.epoch:.2f}"))
