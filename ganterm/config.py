@@ -296,9 +296,8 @@ def validate(cfg: TrainConfig) -> None:
         raise UsageError(f"--r1 must be >= 0 (0 turns it off), got {cfg.r1}")
     if cfg.betas is not None and not all(0 <= b < 1 for b in cfg.betas):
         raise UsageError(f"--betas must be two numbers in [0, 1), got {cfg.betas}")
-    if cfg.augment is not None:
-        if parse_augment(cfg.augment) and recipe_key(cfg.dataset) in ("ring", "grid"):
-            raise UsageError("--augment transforms images; 2-D data (ring, grid) takes --augment none")
+    if parse_augment(cfg.augment) and recipe_key(cfg.dataset) in ("ring", "grid"):
+        raise UsageError("--augment transforms images; 2-D data (ring, grid) takes --augment none")
     if cfg.model in ("mlp", "dcgan") and recipe_key(cfg.dataset) in ("ring", "grid"):
         raise UsageError(f"model {cfg.model!r} makes images; for 2-D data {cfg.dataset!r} use --model toy")
     if cfg.model == "toy" and recipe_key(cfg.dataset) not in ("ring", "grid"):
