@@ -29,7 +29,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -44,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from real_digits import digits_folder
+from throughput import machine
 
 from ganterm.config import TrainConfig, resolve
 from ganterm.data.registry import load_dataset
@@ -58,20 +58,6 @@ from ganterm.gan.train import Trainer
 N_EVAL = 2500
 EVAL_SEED = 12345
 Z_DIM = 100
-
-
-def machine() -> str:
-    model = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"CPU {model}, {os.cpu_count()} cores; torch {torch.__version__}; {torch.get_num_threads()} threads"
-    )
 
 
 # ----------------------------------------------------------------------------------------- scoring
@@ -155,8 +141,9 @@ def resolve_summary(cfg: TrainConfig) -> dict[str, Any]:
         "lr_decay",
         "model_options",
         "precision",
+        "augment",
     )
-    return {k: getattr(cfg, k) for k in keys} | {"extra_aug": cfg.extra.get("augment")}
+    return {k: getattr(cfg, k) for k in keys}
 
 
 def score_ganterm(scorer: Scorer, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -139,3 +139,21 @@ def test_trainer_recipe_beats_untrained_with_default_classifier(tmp_path):
     assert saved["accuracy"] > 0.9
     untrained = evaluate_generator(_untrained_g(), t.data, data_dir=tmp_path)["fcd"]
     assert trained < untrained / 3, (trained, untrained)
+
+
+def test_class_stats_show_collapse_and_confidence():
+    probs = torch.tensor([[0.95, 0.05, 0.0], [0.97, 0.03, 0.0], [0.6, 0.4, 0.0], [0.1, 0.0, 0.9]])
+    stats = fcd.class_stats(probs)
+    assert stats["class_shares"] == [0.75, 0.0, 0.25]
+    assert stats["classes_present"] == 2 and stats["max_share"] == 0.75 and stats["min_share"] == 0.0
+    assert stats["confident"] == 0.5  # 0.95 and 0.97 only: 0.9 itself is not above the bar
+
+
+def test_eval_reports_the_class_spread(data, cache):
+    scores = evaluate_generator(_untrained_g(), data, n=N, seed=3, data_dir=cache)
+    assert {"fcd", "confident_pct", "classes_present", "max_class_pct", "min_class_pct"} <= set(scores)
+    assert scores["n_classes"] == 3 and 0 <= scores["confident_pct"] <= 100
+    from ganterm.eval.quality import format_quality
+
+    text = format_quality({"dataset": "shapes", "model": "mlp", "step": 1, "n": N, "seed": 3, **scores})
+    assert "classes present" in text and "p > 0.9" in text
