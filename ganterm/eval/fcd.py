@@ -21,6 +21,7 @@ from torch import nn
 from ganterm.data.base import Dataset
 from ganterm.data.cache import cache_dir
 from ganterm.errors import DataError
+from ganterm.gan.augment import translation
 
 LABEL = "FCD (not comparable to Inception-FID)"
 FORMAT = 2  # 2: width 32, a fixed number of steps with shifted copies (format 1 was under-trained)
@@ -76,18 +77,6 @@ def _n_classes(dataset: Dataset) -> int:
     return int(dataset.labels.max()) + 1
 
 
-def random_shift(x: torch.Tensor, generator: torch.Generator, pixels: int = SHIFT) -> torch.Tensor:
-    """Each image moved by up to `pixels` in x and y, the border filled with the background (-1)."""
-    n, _, h, w = x.shape
-    padded = nn.functional.pad(x, (pixels,) * 4, value=-1.0)
-    dy = torch.randint(0, 2 * pixels + 1, (n, 1, 1), generator=generator)
-    dx = torch.randint(0, 2 * pixels + 1, (n, 1, 1), generator=generator)
-    rows = (dy + torch.arange(h).view(1, h, 1)).expand(n, h, w)
-    cols = (dx + torch.arange(w).view(1, 1, w)).expand(n, h, w)
-    batch = torch.arange(n).view(n, 1, 1).expand(n, h, w)
-    return padded[batch, :, rows, cols].permute(0, 3, 1, 2).contiguous()
-
-
 def train_classifier(
     dataset: Dataset,
     device: torch.device | str = "cpu",
@@ -116,7 +105,8 @@ def train_classifier(
         for group in opt.param_groups:
             group["lr"] = LR * 0.5 * (1 + math.cos(math.pi * step / max(1, steps)))
         pick = train_idx[torch.randint(len(train_idx), (TRAIN_BATCH,), generator=g)].to(x_all.device)
-        x = random_shift(x_all[pick].cpu(), g).to(device)
+        # shifted copies, the border filled with the background (-1)
+        x = translation(x_all[pick].cpu(), g, pixels=SHIFT, fill=-1.0).to(device)
         loss = nn.functional.cross_entropy(net(x), y_all[pick].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -210,12 +200,14 @@ def fcd_images(
     seed: int = 0,
     device: torch.device | str | None = None,
     data_dir: str | Path | None = None,
+    net: FeatureNet | None = None,
 ) -> float:
-    """FCD between `fake` (N, C, H, W) in [-1, 1] and as many real images drawn with `seed`."""
+    """FCD between `fake` (N, C, H, W) in [-1, 1] and as many real images drawn with `seed`; `net` is
+    the dataset's classifier when the caller has it already (else it is loaded or trained)."""
     assert dataset.data is not None
     if fake.shape[1:] != tuple(dataset.shape):
         raise DataError(f"FCD: images of shape {tuple(fake.shape[1:])} do not match the data {dataset.shape}")
-    net = load_or_train_classifier(dataset, device or "cpu", data_dir)
+    net = net or load_or_train_classifier(dataset, device or "cpu", data_dir)
     pick = torch.randperm(dataset.size, generator=torch.Generator().manual_seed(seed))[: len(fake)]
     real = dataset.data[pick.to(dataset.data.device)]
     return frechet_distance(*feature_stats(net, fake), *feature_stats(net, real))

@@ -57,8 +57,8 @@ def evaluate_generator(
     from ganterm.eval.fcd import class_probabilities, class_stats, fcd_images, load_or_train_classifier
 
     fake = generate_samples(G, n, seed, device)
-    scores: dict[str, Any] = {"fcd": fcd_images(fake, dataset, seed=seed, device=device, data_dir=data_dir)}
-    net = load_or_train_classifier(dataset, device or "cpu", data_dir)
+    net = load_or_train_classifier(dataset, device or "cpu", data_dir)  # once, for both figures
+    scores: dict[str, Any] = {"fcd": fcd_images(fake, dataset, seed=seed, device=device, net=net)}
     stats = class_stats(class_probabilities(net, fake))
     scores.update(
         confident_pct=100 * stats["confident"],

@@ -41,15 +41,20 @@ def contrast(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return (x - mean) * (_uniform(len(x), g, x) + 0.5) + mean
 
 
-def translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
-    """Shift each image by up to `ratio` of its size in x and y; what moves in is 0."""
+def translation(
+    x: torch.Tensor, g: torch.Generator, ratio: float = 0.125, pixels: int | None = None, fill: float = 0.0
+) -> torch.Tensor:
+    """Shift each image by up to `ratio` of its size (or `pixels`) in x and y; what moves in is `fill`."""
     n, _, h, w = x.shape
-    sh, sw = max(1, int(h * ratio + 0.5)), max(1, int(w * ratio + 0.5))
+    if pixels is None:
+        sh, sw = max(1, int(h * ratio + 0.5)), max(1, int(w * ratio + 0.5))
+    else:
+        sh = sw = pixels
     dy = torch.randint(-sh, sh + 1, (n, 1, 1), generator=g, device=g.device).to(x.device)
     dx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=g, device=g.device).to(x.device)
-    rows = (torch.arange(h, device=x.device).view(1, h, 1) + dy + sh).clamp(0, h + 2 * sh - 1)
-    cols = (torch.arange(w, device=x.device).view(1, 1, w) + dx + sw).clamp(0, w + 2 * sw - 1)
-    padded = F.pad(x, (sw, sw, sh, sh))
+    rows = torch.arange(h, device=x.device).view(1, h, 1) + dy + sh
+    cols = torch.arange(w, device=x.device).view(1, 1, w) + dx + sw
+    padded = F.pad(x, (sw, sw, sh, sh), value=fill)
     batch = torch.arange(n, device=x.device).view(n, 1, 1)
     # Advanced indexing on (N, H, W) with channels kept: (N, H, W, C) -> back to (N, C, H, W).
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)

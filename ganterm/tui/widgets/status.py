@@ -56,8 +56,7 @@ def status_text(snap: Snapshot, state: str | None = None) -> Text:
     if snap.quality:
         # The headline figures only: the class spread is in the event log and `ganterm eval`.
         shown = {k: v for k, v in snap.quality.items() if k in HEADER_QUALITY}
-        labels = {"confident_pct": "p>0.9 %", "hq_pct": "hq_pct"}
-        figures = " ".join(f"{labels.get(k, k)} {v:.3g}" for k, v in shown.items())
+        figures = " ".join(f"{'p>0.9 %' if k == 'confident_pct' else k} {v:.3g}" for k, v in shown.items())
         parts.append(Text(figures, "bold magenta"))
     if snap.epoch:
         parts.append(Text(f"ep {snap.epoch:.2f}"))
