@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from real_digits import digits_folder
-from throughput import machine
+from throughput import PngFolder, ReferenceLoop, machine
 
 from ganterm.config import TrainConfig, resolve
 from ganterm.data.registry import load_dataset
@@ -156,62 +156,21 @@ def score_ganterm(scorer: Scorer, kept: list[dict[str, Any]]) -> list[dict[str, 
 
 
 # --------------------------------------------------------------------------------------- reference
-class DigitFolder(torch.utils.data.Dataset):
-    """torchvision ImageFolder + Grayscale/Resize/CenterCrop/ToTensor/Normalize, written out."""
-
-    def __init__(self, root: Path, size: int = 28) -> None:
-        self.files = sorted(p for p in root.rglob("*.png"))
-        self.size = size
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        from PIL import Image
-
-        with Image.open(self.files[i]) as im:
-            im = im.convert("L")
-            if im.size != (self.size, self.size):
-                im = im.resize((self.size, self.size), Image.Resampling.BILINEAR)
-            x = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).float().div(255).unsqueeze(0)
-        return (x - 0.5) / 0.5, int(self.files[i].parent.name)
-
-
 def reference_run(folder: Path, seconds: float, every_s: float, seed: int = 0) -> dict[str, Any]:
     torch.manual_seed(seed)
-    loader = torch.utils.data.DataLoader(DigitFolder(folder), batch_size=64, shuffle=True, num_workers=2)
-    net_g, net_d = build_models("dcgan", (1, 28, 28), Z_DIM)
-    criterion = nn.BCELoss()
-    opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    digits = PngFolder(folder, 28, mode="L", pattern="*/*.png")
+    loader = torch.utils.data.DataLoader(digits, batch_size=64, shuffle=True, num_workers=2)
+    loop = ReferenceLoop((1, 28, 28))
     kept: list[dict[str, Any]] = []
     step, t0 = 0, time.perf_counter()
     next_keep = every_s
     while True:
         for real, _ in loader:
-            net_d.zero_grad()
-            label = torch.full((real.size(0),), 1.0)
-            output = torch.sigmoid(net_d(real))
-            err_d_real = criterion(output, label)
-            err_d_real.backward()
-            noise = torch.randn(real.size(0), Z_DIM)
-            fake = net_g(noise)
-            label.fill_(0.0)
-            output = torch.sigmoid(net_d(fake.detach()))
-            err_d_fake = criterion(output, label)
-            err_d_fake.backward()
-            opt_d.step()
-            net_g.zero_grad()
-            label.fill_(1.0)
-            output = torch.sigmoid(net_d(fake))
-            err_g = criterion(output, label)
-            err_g.backward()
-            opt_g.step()
-            _line = (err_d_real.item() + err_d_fake.item(), err_g.item())  # the example prints each step
+            loop.step(real)
             step += 1
             t = time.perf_counter() - t0
             if t >= next_keep or t >= seconds:
-                kept.append({"step": step, "t": t, "G": copy.deepcopy(net_g.state_dict())})
+                kept.append({"step": step, "t": t, "G": copy.deepcopy(loop.net_g.state_dict())})
                 next_keep += every_s
             if t >= seconds:
                 return {"steps": step, "kept": kept}

@@ -108,11 +108,14 @@ def make_image_folder(n: int, size: int = 64, root: Path | None = None) -> Path:
 
 # ------------------------------------------------------------------------------------ reference loop
 class PngFolder(torch.utils.data.Dataset):
-    """A per-sample dataset as torchvision's ImageFolder + Resize/CenterCrop/ToTensor/Normalize does it."""
+    """A per-sample dataset as torchvision's ImageFolder + Resize/CenterCrop/ToTensor/Normalize does it.
 
-    def __init__(self, root: Path, size: int) -> None:
-        self.files = sorted((root / "images").glob("*.png"))
-        self.size = size
+    `pattern` picks the files under `root`; the label is the parent folder's name where it is a number.
+    """
+
+    def __init__(self, root: Path, size: int, mode: str = "RGB", pattern: str = "images/*.png") -> None:
+        self.files = sorted(root.glob(pattern))
+        self.size, self.mode = size, mode
 
     def __len__(self) -> int:
         return len(self.files)
@@ -121,7 +124,7 @@ class PngFolder(torch.utils.data.Dataset):
         from PIL import Image
 
         with Image.open(self.files[i]) as im:
-            im = im.convert("RGB")
+            im = im.convert(self.mode)
             w, h = im.size
             scale = self.size / min(w, h)
             if scale != 1:
@@ -129,48 +132,63 @@ class PngFolder(torch.utils.data.Dataset):
             w, h = im.size
             left, top = (w - self.size) // 2, (h - self.size) // 2
             im = im.crop((left, top, left + self.size, top + self.size))
-            x = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1).float().div(255)
-        return (x - 0.5) / 0.5, 0
+            pixels = np.asarray(im, dtype=np.uint8).copy()
+            pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
+            x = torch.from_numpy(pixels).permute(2, 0, 1).float().div(255)
+        parent = self.files[i].parent.name
+        return (x - 0.5) / 0.5, int(parent) if parent.isdigit() else 0
+
+
+class ReferenceLoop:
+    """The training step of pytorch/examples dcgan/main.py: sigmoid + BCELoss, Adam 2e-4 (0.5, 0.999),
+    `.item()` five times a step for the line the example prints."""
+
+    def __init__(self, shape: tuple[int, int, int]) -> None:
+        self.net_g, self.net_d = build_models("dcgan", shape, Z_DIM)
+        self.criterion = nn.BCELoss()
+        self.opt_d = torch.optim.Adam(self.net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_g = torch.optim.Adam(self.net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+    def step(self, real: torch.Tensor) -> tuple[float, ...]:
+        net_g, net_d, criterion = self.net_g, self.net_d, self.criterion
+        # (1) Update D: maximize log(D(x)) + log(1 - D(G(z)))
+        net_d.zero_grad()
+        label = torch.full((real.size(0),), 1.0)
+        output = torch.sigmoid(net_d(real))  # the example's D ends in nn.Sigmoid
+        err_d_real = criterion(output, label)
+        err_d_real.backward()
+        d_x = output.mean().item()
+        noise = torch.randn(real.size(0), Z_DIM, 1, 1)
+        fake = net_g(noise)
+        label.fill_(0.0)
+        output = torch.sigmoid(net_d(fake.detach()))
+        err_d_fake = criterion(output, label)
+        err_d_fake.backward()
+        d_g_z1 = output.mean().item()
+        err_d = err_d_real + err_d_fake
+        self.opt_d.step()
+        # (2) Update G: maximize log(D(G(z)))
+        net_g.zero_grad()
+        label.fill_(1.0)
+        output = torch.sigmoid(net_d(fake))
+        err_g = criterion(output, label)
+        err_g.backward()
+        d_g_z2 = output.mean().item()
+        self.opt_g.step()
+        return (err_d.item(), err_g.item(), d_x, d_g_z1, d_g_z2)  # what the example prints each step
 
 
 def reference_round(root: Path, warmup: int, steps: int, seed: int) -> float:
     """Steps/s of the pytorch/examples DCGAN loop, warm-up excluded."""
     torch.manual_seed(seed)
     loader = torch.utils.data.DataLoader(PngFolder(root, 64), batch_size=BATCH, shuffle=True, num_workers=2)
-    net_g, net_d = build_models("dcgan", (3, 64, 64), Z_DIM)
-    criterion = nn.BCELoss()
-    opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    loop = ReferenceLoop((3, 64, 64))
     done, t0 = 0, 0.0
     while True:
         for real, _ in loader:
             if done == warmup:
                 t0 = time.perf_counter()
-            # (1) Update D: maximize log(D(x)) + log(1 - D(G(z)))
-            net_d.zero_grad()
-            label = torch.full((real.size(0),), 1.0)
-            output = torch.sigmoid(net_d(real))  # the example's D ends in nn.Sigmoid
-            err_d_real = criterion(output, label)
-            err_d_real.backward()
-            d_x = output.mean().item()
-            noise = torch.randn(real.size(0), Z_DIM, 1, 1)
-            fake = net_g(noise)
-            label.fill_(0.0)
-            output = torch.sigmoid(net_d(fake.detach()))
-            err_d_fake = criterion(output, label)
-            err_d_fake.backward()
-            d_g_z1 = output.mean().item()
-            err_d = err_d_real + err_d_fake
-            opt_d.step()
-            # (2) Update G: maximize log(D(G(z)))
-            net_g.zero_grad()
-            label.fill_(1.0)
-            output = torch.sigmoid(net_d(fake))
-            err_g = criterion(output, label)
-            err_g.backward()
-            d_g_z2 = output.mean().item()
-            opt_g.step()
-            _line = (err_d.item(), err_g.item(), d_x, d_g_z1, d_g_z2)  # what the example prints each step
+            loop.step(real)
             done += 1
             if done == warmup + steps:
                 return steps / (time.perf_counter() - t0)
