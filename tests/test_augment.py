@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_trainer import make_cfg, metrics
+from test_trainer import assert_reaches_d_and_resumes_exactly
 
 from ganterm.config import TrainConfig, parse_augment, resolve
 from ganterm.errors import UsageError
 from ganterm.gan.augment import DiffAugment, cutout, translation
-from ganterm.gan.train import Trainer
 
 
 def test_policy_parsing():
@@ -52,11 +51,4 @@ def test_cutout_zeroes_a_quarter_or_less():
 def test_augmented_training_resumes_exactly(tmp_path):
     kw = dict(dataset="shapes", model="mlp", steps=8, ckpt_every=4, batch_size=8, precision="fp32")
     kw.update(augment="color,translation,cutout", image_size=28)
-    Trainer(make_cfg(tmp_path / "a", **kw)).run()
-    Trainer(make_cfg(tmp_path / "plain", **{**kw, "augment": "none"})).run()
-    a, plain = metrics(tmp_path / "a" / "run"), metrics(tmp_path / "plain" / "run")
-    assert a[1]["d_loss"] != plain[1]["d_loss"]  # D sees the transforms
-    ckpt = tmp_path / "a" / "run" / "checkpoints" / "ckpt_0000004.pt"
-    Trainer(make_cfg(tmp_path / "b", resume=str(ckpt), **kw)).run()
-    b = metrics(tmp_path / "b" / "run")
-    assert [b[s]["d_loss"] for s in range(5, 9)] == [a[s]["d_loss"] for s in range(5, 9)]
+    assert_reaches_d_and_resumes_exactly(tmp_path, kw, {"augment": "none"})

@@ -94,6 +94,21 @@ def test_resume_is_exact(tmp_path, dataset, model, loss):
             assert a[s][k] == b[s][k], (s, k, a[s][k], b[s][k])
 
 
+def assert_reaches_d_and_resumes_exactly(tmp_path: Path, kw: dict, off: dict) -> None:
+    """An option of D's inputs (`kw`; `off` turns it off) changes D's first loss, and a run resumed from
+    the checkpoint half-way computes exactly the D losses of the unbroken run."""
+    Trainer(make_cfg(tmp_path / "a", **kw)).run()
+    Trainer(make_cfg(tmp_path / "plain", **{**kw, **off})).run()
+    a, plain = metrics(tmp_path / "a" / "run"), metrics(tmp_path / "plain" / "run")
+    assert a[1]["d_loss"] != plain[1]["d_loss"]  # the option reaches D
+    half, steps = kw["ckpt_every"], kw["steps"]
+    ckpt = tmp_path / "a" / "run" / "checkpoints" / f"ckpt_{half:07d}.pt"
+    Trainer(make_cfg(tmp_path / "b", resume=str(ckpt), **kw)).run()
+    b = metrics(tmp_path / "b" / "run")
+    done = range(half + 1, steps + 1)
+    assert [b[s]["d_loss"] for s in done] == [a[s]["d_loss"] for s in done]
+
+
 def test_instance_noise_anneals_to_zero_and_resumes_exactly(tmp_path):
     kw = dict(steps=12, ckpt_every=6, instance_noise=0.4, lr_decay="linear", lr_decay_start=0.5)
     t = Trainer(make_cfg(tmp_path / "s", **kw))
@@ -108,14 +123,7 @@ def test_instance_noise_anneals_to_zero_and_resumes_exactly(tmp_path):
     t.step = 3
     assert t.instance_noise_std() == pytest.approx(0.2)  # no decay: the noise is gone half-way
 
-    Trainer(make_cfg(tmp_path / "a", **kw)).run()
-    Trainer(make_cfg(tmp_path / "plain", **{**kw, "instance_noise": 0.0})).run()
-    a, plain = metrics(tmp_path / "a" / "run"), metrics(tmp_path / "plain" / "run")
-    assert a[1]["d_loss"] != plain[1]["d_loss"]  # the noise reaches D
-    ckpt = tmp_path / "a" / "run" / "checkpoints" / "ckpt_0000006.pt"
-    Trainer(make_cfg(tmp_path / "b", resume=str(ckpt), **kw)).run()
-    b = metrics(tmp_path / "b" / "run")
-    assert [b[s]["d_loss"] for s in range(7, 13)] == [a[s]["d_loss"] for s in range(7, 13)]
+    assert_reaches_d_and_resumes_exactly(tmp_path, kw, {"instance_noise": 0.0})
 
 
 def test_swap_loss_mid_run_keeps_models_and_records(tmp_path):
