@@ -5,7 +5,11 @@ builds (`ganterm.tui.app.train_app`), driven by Textual's headless test driver a
 feed, redraws charts and the sample grid exactly as on a terminal. Runs alternate (headless, TUI, ...)
 and medians are reported, since this 2-core machine is shared.
 
-    python benchmarks/tui_overhead.py [--dataset shapes] [--steps 400] [--repeats 3]
+With `--system` the TUI run also samples CPU, memory and GPUs on its own thread, shows the system pane
+and records RUN/system.jsonl, as `ganterm train` does; the headless baseline runs without it, so the
+ratio charges the whole system pane to the TUI.
+
+    python benchmarks/tui_overhead.py [--dataset shapes] [--steps 400] [--repeats 3] [--system]
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import statistics
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 from ganterm.config import TrainConfig, resolve
 from ganterm.gan.control import Control
@@ -44,11 +49,15 @@ def headless(cfg: TrainConfig, warm: int, steps: int) -> float:
     return rate
 
 
-def with_tui(cfg: TrainConfig, warm: int, steps: int) -> tuple[float, float]:
+def with_tui(cfg: TrainConfig, warm: int, steps: int, system: bool = False) -> tuple[float, float]:
     """(steps/s, UI thread CPU ms per second of wall time) over the same window."""
+    from ganterm.sysmon import SystemSampler
     from ganterm.tui.app import train_app
 
-    app = train_app(cfg, "256")
+    sampler = SystemSampler().start() if system else None
+    app = train_app(cfg, "256", sampler)
+    if sampler is not None:
+        sampler.record_run(app.monitor.feed)
     feed = app.monitor.feed
     result: list[float] = []
 
@@ -59,10 +68,18 @@ def with_tui(cfg: TrainConfig, warm: int, steps: int) -> tuple[float, float]:
             cpu0, wall0 = time.thread_time(), time.perf_counter()
             result.append(await loop.run_in_executor(None, rate_between, feed, warm, steps))
             result.append(1e3 * (time.thread_time() - cpu0) / (time.perf_counter() - wall0))
+            if sampler is not None:  # the pane really was on screen while we measured
+                from ganterm.tui.widgets.system import SystemPane
+
+                assert app.screen.query_one(SystemPane).display, "system pane not shown"
             await pilot.press("q")
             await pilot.pause(0.5)
 
-    asyncio.run(drive())
+    try:
+        asyncio.run(drive())
+    finally:
+        if sampler is not None:
+            sampler.stop()
     return result[0], result[1]
 
 
@@ -72,6 +89,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--system", action="store_true", help="the TUI run samples and shows the system pane")
     args = ap.parse_args()
     out = tempfile.mkdtemp(prefix="ganterm-tui-bench-")
     head, tui, ui_cpu = [], [], []
@@ -83,7 +101,7 @@ def main() -> None:
         cfg = resolve(
             TrainConfig(dataset=args.dataset, steps=args.steps + 1000, out=f"{out}/t{i}", sample_every=50)
         )
-        rate, cpu_ms = with_tui(cfg, args.warmup, args.steps)
+        rate, cpu_ms = with_tui(cfg, args.warmup, args.steps, args.system)
         tui.append(rate)
         ui_cpu.append(cpu_ms)
         print(
@@ -91,9 +109,14 @@ def main() -> None:
             f"(UI thread {cpu_ms:.0f} ms CPU per s)",
             flush=True,
         )
+        if args.system:
+            recorded = Path(cfg.out or "") / "system.jsonl"
+            n = len(recorded.read_text().splitlines()) if recorded.exists() else 0
+            print(f"  system.jsonl: {n} lines", flush=True)
     h, t = statistics.median(head), statistics.median(tui)
     print(f"\n| mode | steps/s (median of {args.repeats}) |\n| --- | --- |")
-    print(f"| headless | {h:.2f} |\n| TUI 160x50 | {t:.2f} |")
+    pane = " + system pane" if args.system else ""
+    print(f"| headless | {h:.2f} |\n| TUI 160x50{pane} | {t:.2f} |")
     print(f"\nTUI / headless = {100 * t / h:.1f} %  (budget >= 97 %)")
     print(f"UI thread CPU while training: {statistics.median(ui_cpu):.0f} ms per second (median)")
 
