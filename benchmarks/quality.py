@@ -91,9 +91,9 @@ def run_one(dataset: str, seed: int, steps: int | None, diag: bool = False) -> d
         trainer = Trainer(cfg)
         trainer.run()
         wall = time.perf_counter() - t0
-        q = evaluate_generator(trainer.sample_G, trainer.data, seed=EVAL_SEED)
+        q = evaluate_generator(trainer.sampler.g, trainer.data, seed=EVAL_SEED)
         if diag:
-            x = generate_samples(trainer.sample_G, DIAGNOSE_N, DIAGNOSE_SEED).numpy().astype(np.float64)
+            x = generate_samples(trainer.sampler.g, DIAGNOSE_N, DIAGNOSE_SEED).numpy().astype(np.float64)
             q.update(diagnose(x, trainer.data.info["modes"], float(trainer.data.info["std"])))
     return {**q, "wall_s": wall, "steps": float(trainer.step)}
 

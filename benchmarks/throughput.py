@@ -329,7 +329,7 @@ def part_quality(args: argparse.Namespace, tmp: Path) -> None:
             trainer = Trainer(cfg, Feed())
             trainer.run()
             wall = time.perf_counter() - start
-            fcd = evaluate_generator(trainer.G, trainer.data, n=2000, seed=12345, device="cpu")["fcd"]
+            fcd = evaluate_generator(trainer.sampler.g, trainer.data, n=2000, seed=12345, device="cpu")["fcd"]
             # The mean of the last 50 steps: one step's losses are too noisy to compare.
             last = {
                 k: float(np.mean(trainer.history.series(k, last_steps=50).mean))
@@ -387,12 +387,12 @@ def _configure(channels_last: bool, fused: bool) -> Callable[[Trainer], None]:
 
     def apply(t: Trainer) -> None:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
-        for m in (t.G, t.D):
+        for m in (t.state["G"], t.state["D"]):
             m.to(memory_format=fmt)
         betas = tuple(t.cfg.betas)  # type: ignore[arg-type]
         kw: dict[str, Any] = {"fused": True} if fused else {"foreach": True}
-        t.opt_g = torch.optim.Adam(t.G.parameters(), lr=t.cfg.lr_g, betas=betas, **kw)
-        t.opt_d = torch.optim.Adam(t.D.parameters(), lr=t.cfg.lr_d, betas=betas, **kw)
+        for name, lr in (("G", t.cfg.lr_g), ("D", t.cfg.lr_d)):
+            t.state.optimizers[name] = torch.optim.Adam(t.state[name].parameters(), lr=lr, betas=betas, **kw)
 
     return apply
 
@@ -471,7 +471,7 @@ def _small_config(out: Path, model: str) -> TrainConfig:
 def part_frozen(args: argparse.Namespace, tmp: Path) -> None:
     import contextlib
 
-    import ganterm.gan.train as train_module
+    import ganterm.gan.algorithms.adversarial as train_module  # where the G step freezes D
 
     frozen = train_module.frozen
 

@@ -44,6 +44,14 @@ def train(
             "or a directory of images. Default: shapes."
         ),
     ] = "shapes",
+    algo: Annotated[
+        str | None,
+        typer.Option(
+            help="gan (default), cgan (class-conditional: G and a projection D take the label), infogan "
+            "(a 10-way and two continuous codes that Q recovers; key t sweeps them) or vae (the foil: "
+            "reconstruction + KL, no discriminator). Each trains with no other flag."
+        ),
+    ] = None,
     model: Annotated[
         str | None, typer.Option(help="mlp, dcgan (images) or toy (2-D data); default per dataset.")
     ] = None,
@@ -165,6 +173,7 @@ def train(
         raise UsageError(f"--out {out} is a file; give a directory for the run (new or existing)")
     cfg = TrainConfig(
         dataset=dataset,
+        algo=algo,
         model=model,
         loss=loss,
         steps=steps,
@@ -201,9 +210,15 @@ def train(
     cfg = resolve(cfg)
     if headless or not sys.stdout.isatty():
         raise SystemExit(_train_headless(cfg))
+    from ganterm.sysmon import SystemSampler
     from ganterm.tui.app import run_train_app  # ~0.15 s of Textual, only for the TUI
 
-    raise SystemExit(run_train_app(cfg, None if colors == "auto" else colors))
+    system = SystemSampler().start()  # its own thread: CPU, memory, GPUs for the pane and system.jsonl
+    try:
+        code = run_train_app(cfg, None if colors == "auto" else colors, system)
+    finally:
+        system.stop()
+    raise SystemExit(code)
 
 
 def _check_dataset_name(name: str) -> None:
@@ -228,17 +243,114 @@ def _train_headless(cfg) -> int:
     from ganterm.gan.feed import Feed
     from ganterm.gan.train import Trainer  # imports torch (~1 s)
     from ganterm.report import HeadlessReporter
+    from ganterm.sysmon import SystemSampler
 
     feed, control = Feed(), Control()
     stop_on_signals(control)
-    reporter = HeadlessReporter(feed)
+    system = SystemSampler()
+    system.record_run(feed)  # RUN/system.jsonl once the trainer has made RUN
+    system.start()
+    reporter = HeadlessReporter(feed, system=system)
     reporter.start()
-    trainer = Trainer(cfg, feed, control, progress=True)
+    trainer = Trainer(cfg, feed, control, progress=True, evaluator=default_evaluator())
+    stop_serving = serve_run_commands(trainer, feed, control)  # `ganterm view RUN` can pause it over SSH
     try:
         trainer.run()
     finally:
+        stop_serving()
         reporter.stop()
+        system.stop()
     return 0
+
+
+# What a headless `ganterm train` accepts through RUN/commands/ beyond the built-ins (for status.json).
+TRAINER_COMMANDS = (
+    {"name": "swap_loss", "help": "swap the loss: minimax, ns, lsgan, wgan, wgan-gp, hinge", "arg": "str"},
+    {"name": "rollback", "help": "restore the last good state, learning rates times VALUE", "arg": "float"},
+)
+STATUS_EVERY_S = 2.0
+
+
+def serve_run_commands(trainer, feed, control):
+    """A daemon thread: RUN/commands/ -> `control`, and the run's state -> RUN/status.json.
+
+    It waits until the trainer has made its run directory. Returns the function that stops it (after a
+    last status saying how the run ended). The trainer's own events (pause, resume, checkpoint, end)
+    are the acknowledgements the viewer sees.
+    """
+    import contextlib
+    import threading
+    import time as _time
+
+    from ganterm.commands_channel import BUILTIN_COMMANDS, CommandReceiver, write_status
+
+    done = threading.Event()
+
+    def forward(name: str, args: dict) -> None:
+        if name in ("pause", "resume", "toggle_pause"):
+            getattr(control, name)()
+        elif name == "checkpoint":
+            control.checkpoint("manual")
+        elif name == "stop":
+            control.stop(reason=str(args.get("reason", "viewer")))
+        elif name == "swap_loss" and (args.get("value") or args.get("name")):
+            control.swap_loss(str(args.get("value") or args.get("name")))
+        elif name == "rollback":
+            try:
+                lr_scale = float(args.get("value", args.get("lr_scale", 1.0)))
+            except (TypeError, ValueError):
+                return
+            control.rollback(lr_scale=lr_scale, loss=args.get("loss"))
+
+    def status(run_dir: Path) -> None:
+        snap = feed.snapshot
+        record = {
+            "source": "ganterm train",
+            "state": snap.state,
+            "step": snap.step,
+            "commands": [*BUILTIN_COMMANDS, *TRAINER_COMMANDS],
+        }
+        # The run directory may be gone for now; the trainer recreates it at its next checkpoint.
+        with contextlib.suppress(OSError):
+            write_status(run_dir, record)
+
+    def serve() -> None:
+        while trainer.run_dir is None:
+            if done.wait(0.2):
+                return
+        run_dir = Path(trainer.run_dir)
+        try:
+            receiver = CommandReceiver(run_dir)
+        except OSError:
+            return
+        shown, beat = None, 0.0
+        while True:
+            for cmd in receiver.poll():
+                forward(cmd.name, cmd.args)
+            now = _time.monotonic()
+            if feed.snapshot.state != shown or now - beat >= STATUS_EVERY_S:
+                shown, beat = feed.snapshot.state, now
+                status(run_dir)
+            if done.wait(0.25):
+                status(run_dir)  # the last word: finished, stopped or error
+                return
+
+    thread = threading.Thread(target=serve, name="run-commands", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        done.set()
+        thread.join(timeout=5)
+
+    return stop
+
+
+def default_evaluator():
+    """The trainer's quality figures (PacGAN modes, FCD, class and code accuracy), handed in so the
+    training loop itself imports no evaluation code."""
+    from ganterm.eval.quality import evaluate_sampler
+
+    return evaluate_sampler
 
 
 def stop_on_signals(control) -> None:
@@ -288,8 +400,24 @@ def sample(
     seed: Annotated[
         int | None, typer.Option(help="Noise seed (default: the run's fixed noise first).")
     ] = None,
+    class_: Annotated[
+        int | None,
+        typer.Option(
+            "--class", help="cGAN: samples of this class only; InfoGAN: of this categorical code value."
+        ),
+    ] = None,
+    traverse: Annotated[
+        int | None,
+        typer.Option(
+            help="InfoGAN: the traversal grid of continuous code N (1-based): rows are the categorical "
+            "values, columns sweep the code from -2 to 2 at fixed noise (.png only; --n is ignored)."
+        ),
+    ] = None,
 ) -> None:
-    """Generate samples from a checkpoint into a .npy array or a .png grid."""
+    """Generate samples from a checkpoint into a .npy array or a .png grid.
+
+    cGAN and InfoGAN grids have one row per class (code value) unless --class picks one.
+    """
     import numpy as np
 
     if n <= 0:
@@ -298,11 +426,39 @@ def sample(
         raise UsageError(f"--out must end in .npy or .png, got {out.name!r}")
     if not out.parent.exists():
         raise UsageError(f"--out: directory {out.parent} does not exist")
+    if traverse is not None and out.suffix != ".png":
+        raise UsageError("--traverse draws a grid: give --out NAME.png")
     ckpt_data = _load_ckpt_arg(ckpt)
     from ganterm.gan.sampling import to_uint8_images
 
     sampler = _sampler(ckpt_data, ckpt)
-    x = sampler.samples(n, seed if seed is not None else int(ckpt_data["config"].get("seed", 0)) + 7)
+    prior = sampler.prior
+    algo = ckpt_data.get("algo", "gan")
+    if seed is None:
+        seed = int(ckpt_data["config"].get("seed", 0)) + 7
+    cols = max(1, int(np.ceil(np.sqrt(n))))
+    if traverse is not None:
+        if not prior.n_cont:
+            raise UsageError(f"--traverse needs an InfoGAN checkpoint (continuous codes); this one is {algo}")
+        if not 1 <= traverse <= prior.n_cont:
+            raise UsageError(f"--traverse takes a code from 1 to {prior.n_cont}, got {traverse}")
+        frame = sampler.traversal(traverse - 1, seed=seed)
+        x, cols = None, int(frame.cols or 8)
+        images = frame.data
+    elif class_ is not None:
+        groups = prior.groups()
+        if not groups:
+            raise UsageError(
+                f"--class needs a cGAN or InfoGAN checkpoint (labels or codes); this one is {algo}"
+            )
+        if not 0 <= class_ < groups:
+            raise UsageError(f"--class takes a value from 0 to {groups - 1}, got {class_}")
+        x = sampler.labelled(n, seed, k=class_)[0]
+    elif prior.groups() and out.suffix == ".png":
+        latent = prior.fixed(n, seed)  # one row per class / code value
+        x, cols = sampler.images(latent).cpu(), sampler.grid_cols(len(latent)) or cols
+    else:
+        x = sampler.samples(n, seed)
     if out.suffix == ".npy":
         np.save(out, x.numpy())
     elif sampler.kind == "points":
@@ -312,8 +468,11 @@ def sample(
 
         from ganterm.gan.rundir import tile_images
 
-        mosaic = tile_images(to_uint8_images(x), cols=max(1, int(np.ceil(np.sqrt(n)))))
+        if x is not None:
+            images = to_uint8_images(x)
+        mosaic = tile_images(images, cols=cols)
         Image.fromarray(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic).save(out)
+        n = len(images)
     print(f"wrote {n} samples to {out}")
 
 
@@ -395,6 +554,54 @@ def datasets(
     for r in rows:
         state = "ready" if r.cached else "not downloaded"
         print(f"  {r.name:<{width}}  {state:<14}  {r.description}  [{r.location}]")
+
+
+@app.command()
+def export(
+    run: Annotated[
+        Path, typer.Argument(help="A run directory, or a checkpoint in RUN/checkpoints/ (its run is used).")
+    ],
+    gif: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a time-lapse GIF: the fixed-noise sample grids (RUN/samples/*.png) in step order, "
+            "one frame each, the step written on it, looping forever."
+        ),
+    ] = None,
+    png_dir: Annotated[
+        Path | None,
+        typer.Option("--png-dir", help="Write the same labelled frames as PNGs into this folder."),
+    ] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the metric history (RUN/metrics.jsonl) as CSV: step, time, then every metric by name."
+        ),
+    ] = None,
+    fps: Annotated[
+        float, typer.Option(help="GIF frames per second (a frame lasts a whole number of 1/100 s; <= 50).")
+    ] = 5.0,
+    scale: Annotated[
+        int, typer.Option(help="Upscale the grids by this integer factor, nearest neighbour (1-16).")
+    ] = 1,
+    every: Annotated[
+        int, typer.Option(metavar="K", help="Keep every K-th recorded grid (the last is always kept).")
+    ] = 1,
+    max_frames: Annotated[
+        int | None,
+        typer.Option("--max-frames", metavar="N", help="At most N frames, evenly spaced over the run."),
+    ] = None,
+) -> None:
+    """Export a run: a time-lapse GIF or PNG frames of its sample grids, its metrics as CSV."""
+    from ganterm.export import export_run  # Pillow only, no torch
+
+    report = export_run(
+        run, gif=gif, png_dir=png_dir, csv_out=csv, fps=fps, scale=scale, every=every, max_frames=max_frames
+    )
+    for line in report.warnings:
+        sys.stderr.write(f"ganterm: warning: {line}\n")
+    for line in report.lines:
+        print(line)
 
 
 def main() -> None:

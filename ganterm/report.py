@@ -10,9 +10,12 @@ import os
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ganterm.gan.feed import Feed, Snapshot
+
+if TYPE_CHECKING:  # psutil is imported only where a sampler runs
+    from ganterm.sysmon import ReadingSource, SystemReading
 
 _SHOW_EVENTS = (
     "start",
@@ -39,13 +42,28 @@ def format_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def status_line(snap: Snapshot) -> str:
-    pct = 100.0 * snap.step / snap.total_steps if snap.total_steps else 0.0
-    return (
-        f"step {snap.step}/{snap.total_steps} ({pct:.0f}%)  D {snap.d_loss:.4f}  G {snap.g_loss:.4f}  "
-        f"D(x) {snap.d_real:.3f}  D(G(z)) {snap.d_fake:.3f}  {snap.steps_per_s:.1f} steps/s  "
-        f"ETA {format_duration(snap.eta_s)}"
+def headline_text(snap: Snapshot) -> str:
+    """The run's headline metrics by its layout: "D 0.6931  G 0.6931  D(x) 0.500  D(G(z)) 0.500" for a
+    GAN, "ELBO -98.12  recon 90.01  KL 8.11" for a VAE."""
+    return "  ".join(
+        f"{h.label} {format(snap.metric(h.name), h.fmt)}"
+        for h in snap.layout.headline
+        if h.name in snap.metrics
     )
+
+
+def status_line(snap: Snapshot, system: SystemReading | None = None) -> str:
+    """The progress line; with a system reading that has GPUs, `GPU 97% 40.1/139 GiB` at its end."""
+    pct = 100.0 * snap.step / snap.total_steps if snap.total_steps else 0.0
+    line = (
+        f"step {snap.step}/{snap.total_steps} ({pct:.0f}%)  {headline_text(snap)}  "
+        f"{snap.steps_per_s:.1f} steps/s  ETA {format_duration(snap.eta_s)}"
+    )
+    if system is not None and system.gpus:
+        from ganterm.sysmon import gpu_brief
+
+        line += f"  {gpu_brief(system)}"
+    return line
 
 
 def _silence(stream: TextIO) -> None:
@@ -60,9 +78,15 @@ def _silence(stream: TextIO) -> None:
 
 class HeadlessReporter:
     def __init__(
-        self, feed: Feed, stream: TextIO | None = None, interval: float = 0.25, plain_every: float = 10.0
+        self,
+        feed: Feed,
+        stream: TextIO | None = None,
+        interval: float = 0.25,
+        plain_every: float = 10.0,
+        system: ReadingSource | None = None,
     ) -> None:
         self.feed = feed
+        self.system = system  # a SystemSampler: GPU figures on the line when there are GPUs
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
         self.interval = interval
@@ -87,6 +111,9 @@ class HeadlessReporter:
             # The terminal or pipe is gone (SSH dropped, `| head` quit): training goes on, unreported.
             _silence(self.stream)
 
+    def _reading(self) -> SystemReading | None:
+        return self.system.latest() if self.system is not None else None
+
     def _print_events(self, since: int, printer) -> int:
         update = self.feed.read(since)
         for ev in update.events:
@@ -107,10 +134,10 @@ class HeadlessReporter:
             snap = self.feed.snapshot
             now = time.monotonic()
             if snap.step and snap.state in ("running", "paused") and now - last_line >= self.plain_every:
-                out(status_line(snap))
+                out(status_line(snap, self._reading()))
                 last_line = now
             if stopping:
-                out(status_line(self.feed.snapshot))
+                out(status_line(self.feed.snapshot, self._reading()))
                 return
 
     def _run_rich(self) -> None:
@@ -135,7 +162,7 @@ class HeadlessReporter:
                     total=snap.total_steps or None,
                     completed=snap.step,
                     state=snap.state.upper(),
-                    line=status_line(snap) if snap.step else snap.message,
+                    line=status_line(snap, self._reading()) if snap.step else snap.message,
                 )
                 if stopping:
                     return

@@ -96,10 +96,12 @@ def test_trainer_resume_keeps_the_average_and_the_decay_exact(tmp_path):
     Trainer(resolve(TrainConfig(out=str(tmp_path / "b"), resume=str(half), **kw))).run()
     a = load_checkpoint(tmp_path / "a" / "checkpoints" / "ckpt_0000012.pt")
     b = load_checkpoint(tmp_path / "b" / "checkpoints" / "ckpt_0000012.pt")
-    assert a["lr_g"] == b["lr_g"] < 0.2 * resolve(TrainConfig(**kw)).lr_g  # decayed, identically
-    for k in a["G_ema"]:
-        assert torch.equal(a["G_ema"][k], b["G_ema"][k]), k
-    assert any(not torch.equal(a["G_ema"][k], a["G"][k]) for k in a["G"])  # an average, not a copy
+    assert a["lrs"]["G"] == b["lrs"]["G"] < 0.2 * resolve(TrainConfig(**kw)).lr_g  # decayed, identically
+    for k in a["emas"]["G"]:
+        assert torch.equal(a["emas"]["G"][k], b["emas"]["G"][k]), k
+    assert any(
+        not torch.equal(a["emas"]["G"][k], a["modules"]["G"][k]) for k in a["modules"]["G"]
+    )  # an average, not a copy
 
 
 def test_sampler_prefers_the_average(tmp_path):
@@ -123,4 +125,4 @@ def test_sampler_prefers_the_average(tmp_path):
     ckpt = load_checkpoint(tmp_path / "r" / "checkpoints" / "ckpt_0000005.pt")
     g = Sampler.from_checkpoint(ckpt).g
     for k, v in g.state_dict().items():
-        assert torch.equal(v, ckpt["G_ema"][k]), k
+        assert torch.equal(v, ckpt["emas"]["G"][k]), k

@@ -134,7 +134,9 @@ def test_trainer_recipe_beats_untrained_with_default_classifier(tmp_path):
     cfg = resolve(TrainConfig(dataset="shapes", steps=400, out=str(tmp_path / "run"), data_dir=str(tmp_path)))
     t = Trainer(cfg)
     t.run()
-    trained = evaluate_generator(t.G, t.data, data_dir=tmp_path)["fcd"]  # trains the default classifier
+    trained = evaluate_generator(t.network("G"), t.data, data_dir=tmp_path)[
+        "fcd"
+    ]  # trains the default classifier
     saved = torch.load(fcd.classifier_path(t.data, tmp_path), weights_only=True)
     assert saved["accuracy"] > 0.9
     untrained = evaluate_generator(_untrained_g(), t.data, data_dir=tmp_path)["fcd"]

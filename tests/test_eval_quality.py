@@ -8,7 +8,7 @@ from torch import nn
 
 from ganterm.config import TrainConfig, resolve
 from ganterm.data.registry import load_dataset
-from ganterm.eval.quality import evaluate_checkpoint, evaluate_generator, format_quality
+from ganterm.eval.quality import evaluate_checkpoint, evaluate_generator, evaluate_sampler, format_quality
 from ganterm.gan.checkpoint import load_checkpoint
 from ganterm.gan.models import build_models
 from ganterm.gan.train import Trainer
@@ -63,7 +63,7 @@ def test_checkpoint_evaluation_and_text(tmp_path):
             ckpt_every=20,
         )
     )
-    t = Trainer(cfg)
+    t = Trainer(cfg, evaluator=evaluate_sampler)  # the trainer is handed its evaluator, never imports one
     t.run()
     quality_events = [e for e in t.feed.events() if e.kind == "quality"]
     assert [e.step for e in quality_events] == [10, 20]  # the trainer's periodic hook works
@@ -71,7 +71,7 @@ def test_checkpoint_evaluation_and_text(tmp_path):
     r = evaluate_checkpoint(ckpt, n=500, seed=0, data_dir=None)
     assert r["dataset"] == "ring" and r["step"] == 20 and r["modes_total"] == 8
     # The same G, evaluated live, gives the same figures.
-    live = evaluate_generator(t.G, t.data, n=500, seed=0)
+    live = evaluate_generator(t.network("G"), t.data, n=500, seed=0)
     assert {k: r[k] for k in live} == pytest.approx(live, nan_ok=True)
     text = format_quality(r)
     assert "ring / toy at step 20" in text and "modes captured" in text and "high quality" in text

@@ -175,7 +175,7 @@ def test_run_dir_with_a_hostile_newest_file_falls_back(real_ckpt, tmp_path, cli_
 def test_mismatched_weights_are_one_line(real_ckpt, tmp_path, cli_in_process):
     """Right format, wrong contents (weights of another shape): a CheckpointError line, not a traceback."""
     ckpt = load_checkpoint(real_ckpt)
-    ckpt["G"] = {k: v[..., :1] for k, v in ckpt["G"].items()}
+    ckpt["modules"]["G"] = {k: v[..., :1] for k, v in ckpt["modules"]["G"].items()}
     bad = save_checkpoint(tmp_path / "mismatch.pt", {k: v for k, v in ckpt.items() if k != FORMAT_KEY})
     code, err = cli_in_process("sample", str(bad), "--out", str(tmp_path / "s.npy"))
     lines = err.strip().splitlines()

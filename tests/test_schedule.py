@@ -68,5 +68,5 @@ def test_trainer_rollback_keeps_its_lr_scale_under_the_decay(tmp_path):
     t = Trainer(cfg)
     t.run()
     last = lr_factor(79, 80, "linear", 0.0)
-    assert t.opt_d.param_groups[0]["lr"] == pytest.approx(cfg.lr_d * 0.5 * last)
-    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(cfg.lr_g * 0.5 * last)
+    assert t.state.optimizers["D"].param_groups[0]["lr"] == pytest.approx(cfg.lr_d * 0.5 * last)
+    assert t.state.optimizers["G"].param_groups[0]["lr"] == pytest.approx(cfg.lr_g * 0.5 * last)

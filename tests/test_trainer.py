@@ -60,7 +60,11 @@ def test_run_dir_contents_and_checkpoint(tmp_path):
     ckpts = sorted((run / "checkpoints").glob("*.pt"))
     assert [p.name for p in ckpts] == ["ckpt_0000030.pt", "ckpt_0000060.pt"]
     ck = load_checkpoint(ckpts[-1])
-    assert ck["step"] == 60 and ck["data_kind"] == "points" and ck["fixed_noise"].shape == (1000, cfg.z_dim)
+    assert (
+        ck["step"] == 60
+        and ck["data_kind"] == "points"
+        and ck["fixed_latent"]["z"].shape == (1000, cfg.z_dim)
+    )
     # weights_only loading is the contract: plain data only
     torch.load(ckpts[-1], weights_only=True)
     events = [json.loads(x)["kind"] for x in (run / "events.jsonl").read_text().splitlines()]
@@ -115,12 +119,12 @@ def test_instance_noise_anneals_to_zero_and_resumes_exactly(tmp_path):
     t.setup()
     stds = []
     for step in (0, 3, 6, 9):
-        t.step = step
+        t.state.step = step
         stds.append(t.instance_noise_std())
     assert stds == pytest.approx([0.4, 0.2, 0.0, 0.0])
     t = Trainer(make_cfg(tmp_path / "n", steps=12, instance_noise=0.4, lr_decay="none"))
     t.setup()
-    t.step = 3
+    t.state.step = 3
     assert t.instance_noise_std() == pytest.approx(0.2)  # no decay: the noise is gone half-way
 
     assert_reaches_d_and_resumes_exactly(tmp_path, kw, {"instance_noise": 0.0})
@@ -134,13 +138,13 @@ def test_swap_loss_mid_run_keeps_models_and_records(tmp_path):
     th.start()
     while feed.snapshot.step < 20:
         time.sleep(0.01)
-    g_before, opt_before = t.G, t.opt_g
+    g_before, opt_before = t.state["G"], t.state.optimizers["G"]
     control.swap_loss("hinge")
     control.swap_loss("wgan-gp")
     th.join()
-    assert t.G is g_before and t.opt_g is opt_before
+    assert t.state["G"] is g_before and t.state.optimizers["G"] is opt_before
     assert [s["to"] for s in t.swaps] == ["hinge", "wgan-gp"]
-    assert t.loss.name == "wgan-gp" and t.n_critic == 5
+    assert t.algo.loss.name == "wgan-gp" and t.algo.n_critic == 5
     ck = load_checkpoint(sorted((tmp_path / "run" / "checkpoints").glob("*.pt"))[-1])
     assert [s["to"] for s in ck["swaps"]] == ["hinge", "wgan-gp"] and ck["loss_name"] == "wgan-gp"
     kinds = [e.kind for e in feed.events()]
@@ -199,9 +203,9 @@ def test_nan_is_caught_at_its_step_and_rolled_back(tmp_path):
     assert rb and rb[0].data["to_step"] == 20
     m = metrics(tmp_path / "run")
     assert all(np.isfinite(m[s]["d_loss"]) for s in range(34, 81))  # training went on healthily
-    assert t.opt_d.param_groups[0]["lr"] == pytest.approx(cfg.lr_d * 0.5)
+    assert t.state.optimizers["D"].param_groups[0]["lr"] == pytest.approx(cfg.lr_d * 0.5)
     final = load_checkpoint(sorted((tmp_path / "run" / "checkpoints").glob("*.pt"))[-1])
-    assert all(torch.isfinite(v).all() for v in final["G"].values())
+    assert all(torch.isfinite(v).all() for v in final["modules"]["G"].values())
 
 
 def test_nan_pauses_by_default(tmp_path):
@@ -253,15 +257,15 @@ def test_generator_step_leaves_the_critic_untouched_and_trainable(tmp_path):
     t = Trainer(make_cfg(tmp_path, steps=2))
     t.setup()
     seen: list[list[torch.Tensor]] = []
-    step_d = t.opt_d.step
+    step_d = t.state.optimizers["D"].step
 
     def record_then_step(*a, **kw):
-        seen.append([p.grad.clone() for p in t.d_params])
+        seen.append([p.grad.clone() for p in t.algo.d_params])
         return step_d(*a, **kw)
 
-    t.opt_d.step = record_then_step  # type: ignore[method-assign]
+    t.state.optimizers["D"].step = record_then_step  # type: ignore[method-assign]
     t.train_step(int(t.cfg.batch_size))
-    assert all(p.requires_grad for p in t.d_params)
-    assert all(torch.equal(p.grad, g) for p, g in zip(t.d_params, seen[-1], strict=True))
-    assert all(p.grad is not None for p in t.g_params)
+    assert all(p.requires_grad for p in t.algo.d_params)
+    assert all(torch.equal(p.grad, g) for p, g in zip(t.algo.d_params, seen[-1], strict=True))
+    assert all(p.grad is not None for p in t.algo.g_params)
     t.writer.close()

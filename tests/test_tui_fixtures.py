@@ -126,3 +126,73 @@ def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
         asyncio.run(fn(*args, **kwargs))
 
     return wrapper
+
+
+def digit_grid(step: int, rows: int, cols: int, view: str = "samples", note: str = "") -> SampleFrame:
+    """A structured grid: the ring radius follows the row (class / code value), thickness the column."""
+    size = 28
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    r = np.hypot(yy, xx)
+    i = np.arange(rows * cols)
+    radius = (i // cols)[:, None, None] + 3.0
+    width = 0.8 + (i % cols)[:, None, None] * 0.25
+    img = (np.abs(r[None] - radius) < width) * 255
+    return SampleFrame(step, "images", img.astype(np.uint8)[..., None], view=view, note=note, cols=cols)
+
+
+def algo_feed(algo: str, steps: int = 400) -> Feed:
+    """A feed as the trainer fills it for cgan / infogan / vae: its layout, views, prior and metrics."""
+    from ganterm.gan.algorithms.infogan import infogan_layout
+    from ganterm.gan.algorithms.vae import VAE_LAYOUT
+    from ganterm.gan.history import MetricHistory
+    from ganterm.gan.layout import GAN_LAYOUT
+
+    layout = {"cgan": GAN_LAYOUT, "infogan": infogan_layout(10), "vae": VAE_LAYOUT}[algo]
+    views = {"cgan": ("class",), "infogan": ("traversal", "class"), "vae": ("recon",)}[algo]
+    prior = {"cgan": {"z_dim": 100, "n_classes": 10}, "infogan": {"z_dim": 62, "n_cat": 10, "n_cont": 2}}
+    feed = Feed(MetricHistory(()))
+    feed.update(
+        state="running",
+        step=steps,
+        total_steps=2000,
+        dataset="mnist",
+        model="dcgan",
+        algo=algo,
+        loss="" if algo == "vae" else "ns",
+        layout=layout,
+        views=views,
+        prior=prior.get(algo, {"z_dim": 20}),
+        device="cpu",
+        steps_per_s=40.0,
+        eta_s=40.0,
+        run_dir=f"runs/mnist-{algo}",
+    )
+    s = np.arange(1, steps + 1, dtype=np.float64)
+    if algo == "vae":
+        cols = {
+            "elbo": -(90 + 150 * np.exp(-s / 80)),
+            "recon": 80 + 150 * np.exp(-s / 80),
+            "kl": 10 + 5 * (1 - np.exp(-s / 50)),
+            "grad": 30 * np.exp(-s / 200) + 5,
+        }
+    else:
+        base = metric_rows(s.astype(np.int64))
+        cols = dict(zip(METRIC_COLUMNS, base.T, strict=True))
+        if algo == "infogan":
+            cols["mi_cat"] = np.log(10) * (1 - np.exp(-s / 60))
+            cols["q_cont"] = 0.5 * np.exp(-s / 100) + 0.1
+    names = tuple(cols)
+    feed.publish(s.astype(np.int64), np.stack([cols[n] for n in names], 1).astype(np.float32), names)
+    if algo == "vae":
+        feed.publish_samples(digit_grid(steps, 8, 8))
+        feed.publish_samples(digit_grid(steps, 8, 8, "recon", "real above, reconstruction below"))
+    else:
+        feed.publish_samples(digit_grid(steps, 10, 6))
+        feed.publish_samples(digit_grid(steps, 8, 8, "class", "class 0"))
+        if algo == "infogan":
+            feed.publish_samples(digit_grid(steps, 10, 8, "traversal", "rows: c_cat · columns: c1 from -2 to 2"))
+    return feed
+
+
+def algo_app(algo: str, control: Control | None = None) -> GantermApp:
+    return GantermApp(TrainScreen(algo_feed(algo), control or Control(), None, color_system="truecolor"))

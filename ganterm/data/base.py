@@ -35,6 +35,25 @@ class Dataset:
         idx = torch.randint(self.size, (batch_size,), generator=generator, device=generator.device)
         return self.data[idx.to(self.data.device)]
 
+    def sample_xy(
+        self, batch_size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A batch and its labels (None for unlabelled data), drawn with the same indices as `sample`."""
+        if self.sampler is not None:
+            return self.sampler(batch_size, generator), None
+        assert self.data is not None
+        idx = torch.randint(self.size, (batch_size,), generator=generator, device=generator.device)
+        idx = idx.to(self.data.device)
+        return self.data[idx], None if self.labels is None else self.labels[idx.to(self.labels.device)]
+
+    @property
+    def n_classes(self) -> int:
+        """Classes the labels index (0 when there are none)."""
+        if self.labels is None:
+            return 0
+        classes = self.info.get("classes") or []
+        return max(len(classes), int(self.labels.max()) + 1 if len(self.labels) else 0)
+
     @property
     def device(self) -> torch.device:
         return self.data.device if self.data is not None else torch.device("cpu")

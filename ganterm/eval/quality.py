@@ -1,7 +1,7 @@
 """One quality figure per run: PacGAN modes / HQ / reverse KL for 2-D data, FCD for labelled image sets.
 
-Used by the trainer every `eval_every` steps (`evaluate_generator`) and by `ganterm eval` on a checkpoint
-(`evaluate_checkpoint`, `format_quality`).
+Handed to the trainer as its evaluator (`evaluate_sampler`, every `eval_every` steps) and used by
+`ganterm eval` (`evaluate_checkpoint`, `format_quality`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,22 +45,40 @@ def evaluate_generator(
     device: torch.device | str | None = None,
     data_dir: str | Path | None = None,
 ) -> dict[str, float]:
-    """Score G against `dataset`.
+    """Score a plain G(z) against `dataset` (see `evaluate_samples`)."""
+    if dataset.kind == "images" and (dataset.labels is None or dataset.data is None):
+        return {}
+    return evaluate_samples(
+        generate_samples(G, n, seed, device), dataset, seed=seed, device=device, data_dir=data_dir
+    )
 
-    Points: {"modes", "modes_total", "hq_pct", "reverse_kl"} (PacGAN protocol). Images: {"fcd"} when
-    the dataset has labels to train the FCD classifier on, else {} (nothing meaningful to compute).
-    """
+
+def evaluate_samples(
+    fake: torch.Tensor,
+    dataset: Dataset,
+    *,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    data_dir: str | Path | None = None,
+    ids: torch.Tensor | None = None,
+    id_kind: str = "",
+    net: Any = None,
+) -> dict[str, float]:
+    """Points: {"modes", "modes_total", "hq_pct", "reverse_kl"} (PacGAN protocol). Images: FCD, the
+    class spread and the confident share, when the dataset has labels to train the FCD classifier on
+    (else {}). With `ids` (what each sample was drawn with): the cGAN's per-class accuracy
+    (id_kind "class") or InfoGAN's code -> class accuracy (id_kind "code")."""
     if dataset.kind == "points":
-        x = generate_samples(G, n, seed, device).numpy()
-        return score_toy(x, dataset.info["modes"], float(dataset.info["std"])).as_dict()
+        return score_toy(fake.numpy(), dataset.info["modes"], float(dataset.info["std"])).as_dict()
     if dataset.labels is None or dataset.data is None:
         return {}
     from ganterm.eval.fcd import class_probabilities, class_stats, fcd_images, load_or_train_classifier
 
-    fake = generate_samples(G, n, seed, device)
-    net = load_or_train_classifier(dataset, device or "cpu", data_dir)  # once, for both figures
+    if net is None:
+        net = load_or_train_classifier(dataset, device or "cpu", data_dir)  # once, for every figure
     scores: dict[str, Any] = {"fcd": fcd_images(fake, dataset, seed=seed, device=device, net=net)}
-    stats = class_stats(class_probabilities(net, fake))
+    probs = class_probabilities(net, fake)
+    stats = class_stats(probs)
     scores.update(
         confident_pct=100 * stats["confident"],
         classes_present=stats["classes_present"],
@@ -67,7 +86,48 @@ def evaluate_generator(
         max_class_pct=100 * stats["max_share"],
         min_class_pct=100 * stats["min_share"],
     )
+    if ids is not None and id_kind:
+        scores.update(conditional_accuracy(probs.argmax(1), ids.cpu(), id_kind, probs.shape[1]))
     return scores
+
+
+def conditional_accuracy(
+    pred: torch.Tensor, ids: torch.Tensor, kind: str, n_classes: int
+) -> dict[str, float]:
+    """cGAN ("class"): the share of samples of class k that the classifier calls k, averaged over
+    classes and at the worst class. InfoGAN ("code"): categories matched to classes one-to-one by an
+    optimal assignment on their co-occurrence counts, then the share of samples whose class is their
+    category's match (unsupervised clustering accuracy)."""
+    if kind == "class":
+        per = [float((pred[ids == k] == k).float().mean()) for k in range(n_classes) if (ids == k).any()]
+        return {"class_acc_pct": 100 * float(np.mean(per)), "class_acc_min_pct": 100 * float(min(per))}
+    from scipy.optimize import linear_sum_assignment
+
+    n_codes = int(ids.max()) + 1
+    counts = np.zeros((n_codes, n_classes))
+    np.add.at(counts, (ids.numpy(), pred.numpy()), 1)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return {"code_acc_pct": 100 * float(counts[rows, cols].sum() / len(ids))}
+
+
+def evaluate_sampler(
+    sampler: Any,
+    dataset: Dataset,
+    *,
+    n: int = PACGAN_N,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    data_dir: str | Path | None = None,
+) -> dict[str, float]:
+    """Score a run's sampler (any algorithm): what the trainer is handed as its evaluator."""
+    if dataset.kind == "images" and (dataset.labels is None or dataset.data is None):
+        return {}
+    prior = sampler.prior
+    fake, ids = sampler.labelled(n, seed)
+    kind = "class" if prior.n_classes else ("code" if prior.n_cat else "")
+    return evaluate_samples(
+        fake.cpu(), dataset, seed=seed, device=device, data_dir=data_dir, ids=ids, id_kind=kind
+    )
 
 
 def evaluate_checkpoint(
@@ -88,11 +148,10 @@ def evaluate_checkpoint(
         progress=True,
         seed=cfg.seed,
     )
-    scores = evaluate_generator(
-        sampler.g, data, n=n, seed=seed, device="cpu", data_dir=data_dir or cfg.data_dir
-    )
+    scores = evaluate_sampler(sampler, data, n=n, seed=seed, device="cpu", data_dir=data_dir or cfg.data_dir)
     return {
         "dataset": cfg.dataset,
+        "algo": cfg.algo or "gan",
         "model": cfg.model,
         "step": int(ckpt["step"]),
         "n": n,
@@ -107,7 +166,10 @@ def _fmt(v: float, spec: str) -> str:
 
 def format_quality(result: dict[str, Any]) -> str:
     """Human lines for `ganterm eval`."""
-    head = f"{result.get('dataset', '?')} / {result.get('model', '?')} at step {result.get('step', '?')}"
+    algo = "" if result.get("algo", "gan") == "gan" else f"{result['algo']} / "
+    head = (
+        f"{result.get('dataset', '?')} / {algo}{result.get('model', '?')} at step {result.get('step', '?')}"
+    )
     lines = [f"{head} ({result.get('n', '?')} samples, seed {result.get('seed', '?')})"]
     if "modes" in result:
         lines += [
@@ -127,6 +189,17 @@ def format_quality(result: dict[str, Any]) -> str:
             "samples, by the FCD classifier; an even spread is 100 / classes)",
             f"  confident        {_fmt(result['confident_pct'], '.1f')} % of samples classified with p > 0.9",
         ]
+    if "class_acc_pct" in result:
+        lines.append(
+            f"  per-class acc.   {_fmt(result['class_acc_pct'], '.1f')} % of samples of class k classified k "
+            f"(worst class {_fmt(result['class_acc_min_pct'], '.1f')} %)"
+        )
+    if "code_acc_pct" in result:
+        lines.append(
+            f"  code -> class    {_fmt(result['code_acc_pct'], '.1f')} % (categorical code matched to "
+            "classes "
+            "by an optimal assignment)"
+        )
     if not any(k in result for k in ("modes", "fcd")):
         lines.append("  no quality figure for this dataset (FCD needs a labelled image set)")
     return "\n".join(lines)

@@ -18,7 +18,9 @@ import torch
 
 from ganterm.errors import CheckpointError
 
-FORMAT_VERSION = 1
+# 2: networks, optimizers and weight averages by name ("modules", "optimizers", "emas") and the fixed
+# latents as a dict; 1 held exactly G, D, G_ema, opt_g, opt_d and fixed_noise (read through `_upgrade`).
+FORMAT_VERSION = 2
 FORMAT_KEY = "ganterm_format"
 
 
@@ -124,10 +126,28 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path} was written by a newer ganterm (format {version}; this one reads {FORMAT_VERSION}): "
             "upgrade with `pip install -U ganterm`"
         )
-    missing = [k for k in ("config", "step", "G", "D") if k not in ckpt]
+    if version == 1:
+        missing = [k for k in ("config", "step", "G", "D", "fixed_noise") if k not in ckpt]
+        if missing:
+            raise CheckpointError(f"{path} is incomplete: missing {', '.join(missing)}")
+        ckpt = _upgrade(ckpt)
+    missing = [k for k in ("config", "step", "modules", "fixed_latent") if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path} is incomplete: missing {', '.join(missing)}")
     return ckpt
+
+
+def _upgrade(old: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 checkpoint (one G, one D) in format 2's terms; it resumes and samples as before."""
+    new = {k: v for k, v in old.items() if k not in ("G", "D", "G_ema", "opt_g", "opt_d", "fixed_noise")}
+    new["modules"] = {"G": old["G"], "D": old["D"]}
+    new["emas"] = {"G": old["G_ema"]} if old.get("G_ema") is not None else {}
+    new["optimizers"] = {k: old[o] for k, o in (("G", "opt_g"), ("D", "opt_d")) if o in old}
+    new["fixed_latent"] = {"z": old["fixed_noise"]}
+    new["prior"] = {"z_dim": int(old["fixed_noise"].shape[1])}
+    new["algo"] = "gan"
+    new[FORMAT_KEY] = FORMAT_VERSION
+    return new
 
 
 def checkpoint_files(directory: str | Path) -> list[Path]:

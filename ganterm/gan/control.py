@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 CommandName = Literal[
-    "pause", "resume", "toggle_pause", "swap_loss", "checkpoint", "resample", "rollback", "stop"
+    "pause", "resume", "toggle_pause", "swap_loss", "checkpoint", "resample", "rollback", "stop", "view"
 ]
 
 
@@ -45,6 +45,10 @@ class Control:
 
     def resample(self, seed: int | None = None) -> None:
         self._put("resample", seed=seed)
+
+    def show_view(self, spec: dict[str, Any] | None) -> None:
+        """Publish an extra sample view with every grid ({"view": "traversal", "code": 1}; None: off)."""
+        self._put("view", spec=spec)
 
     def rollback(self, lr_scale: float = 1.0, loss: str | None = None) -> None:
         self._put("rollback", lr_scale=lr_scale, loss=loss)

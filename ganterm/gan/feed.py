@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
 from ganterm.gan.history import MetricHistory, Series
+from ganterm.gan.layout import GAN_LAYOUT, Layout
 
 RunState = Literal["starting", "running", "paused", "finished", "stopped", "error"]
 
@@ -50,21 +52,27 @@ class Event:
 
 @dataclass(frozen=True)
 class SampleFrame:
-    """Generated samples from the fixed noise at one step.
+    """Generated samples at one step.
 
     kind "images": `data` is (N, H, W, C) uint8, C in {1, 3}.
     kind "points": `data` is (N, 2) float32 generated points; `real` holds real points to compare.
+    `view` names what the frame shows: "samples" (the fixed grid, or new noise: see `note`), or an
+    algorithm's extra view ("traversal", "class", "recon"). `cols`: the grid's width when its rows mean
+    something (one row per class, a traversal's sweep); None lets the panel fit it.
     """
 
     step: int
     kind: Literal["images", "points"]
     data: np.ndarray
     real: np.ndarray | None = None
+    view: str = "samples"
+    note: str = ""
+    cols: int | None = None
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The latest state of a run: what a header line needs."""
+    """The latest state of a run: what a header line needs. Metrics by name (the algorithm's)."""
 
     state: RunState = "starting"
     step: int = 0
@@ -72,15 +80,14 @@ class Snapshot:
     epoch: float = 0.0
     dataset: str = ""
     model: str = ""
+    algo: str = ""
     loss: str = ""
     device: str = ""
     gpu_mem_bytes: int | None = None
-    d_loss: float = float("nan")
-    g_loss: float = float("nan")
-    d_real: float = float("nan")
-    d_fake: float = float("nan")
-    grad_g: float = float("nan")
-    grad_d: float = float("nan")
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    layout: Layout = GAN_LAYOUT
+    views: tuple[str, ...] = ()  # the extra sample views the run offers
+    prior: Mapping[str, int] = field(default_factory=dict)  # z_dim, n_classes, n_cat, n_cont
     steps_per_s: float = 0.0
     images_per_s: float = 0.0
     eta_s: float | None = None
@@ -88,14 +95,18 @@ class Snapshot:
     quality: dict[str, float] | None = None
     message: str = ""
 
+    def metric(self, name: str) -> float:
+        return float(self.metrics.get(name, float("nan")))
+
 
 @dataclass(frozen=True)
 class FeedUpdate:
     version: int
     snapshot: Snapshot
     events: list[Event]
-    samples: SampleFrame | None  # only when a newer frame exists than at `since`
+    samples: SampleFrame | None  # the newest "samples" frame, only when newer than `since`
     history_changed: bool
+    views: dict[str, SampleFrame] = field(default_factory=dict)  # newest frame per view, newer than `since`
 
 
 class Feed:
@@ -106,7 +117,8 @@ class Feed:
         self._history = history or MetricHistory()
         self._history_version = 0
         self._events: deque[Event] = deque(maxlen=max_events)
-        self._frames: deque[tuple[int, SampleFrame]] = deque(maxlen=max_frames)
+        # Extra views (traversal, reconstructions) interleave with the grid: room for both.
+        self._frames: deque[tuple[int, SampleFrame]] = deque(maxlen=2 * max_frames)
 
     # -- trainer side --------------------------------------------------------------------------
     def update(self, **fields: Any) -> None:
@@ -115,10 +127,21 @@ class Feed:
             self._snapshot = replace(self._snapshot, **fields)
             self._version += 1
 
-    def publish(self, steps: np.ndarray, values: np.ndarray, **fields: Any) -> None:
-        """Append metric rows ((n, len(columns)), column order) and update the snapshot at once."""
+    def publish(
+        self,
+        steps: np.ndarray,
+        values: np.ndarray,
+        columns: tuple[str, ...] | None = None,
+        **fields: Any,
+    ) -> None:
+        """Append metric rows ((n, len(columns))) named by `columns` (default: the history's own) and
+        update the snapshot at once; the last row becomes the snapshot's metrics."""
         with self._lock:
-            self._history.extend(steps, values)
+            cols = tuple(columns) if columns is not None else self._history.columns
+            self._history.extend(steps, values, cols)
+            if len(steps):
+                last = np.asarray(values, np.float32).reshape(len(steps), len(cols))[-1]
+                fields["metrics"] = {**self._snapshot.metrics, **dict(zip(cols, last.tolist(), strict=True))}
             if fields:
                 self._snapshot = replace(self._snapshot, **fields)
             self._version += 1
@@ -153,13 +176,18 @@ class Feed:
     def read(self, since: int = 0) -> FeedUpdate:
         with self._lock:
             events = [e for e in self._events if e.version > since]
-            frame = self._frames[-1] if self._frames else None
+            views: dict[str, SampleFrame] = {}
+            for version, frame in reversed(self._frames):
+                if version <= since:
+                    break
+                views.setdefault(frame.view, frame)
             return FeedUpdate(
                 version=self._version,
                 snapshot=self._snapshot,
                 events=events,
-                samples=frame[1] if frame and frame[0] > since else None,
+                samples=views.get("samples"),
                 history_changed=self._history_version > since,
+                views=views,
             )
 
     @property
@@ -172,10 +200,10 @@ class Feed:
         with self._lock:
             return self._history.series(column, last_steps)
 
-    def frames(self) -> list[SampleFrame]:
-        """The recorded sample frames, oldest first (bounded)."""
+    def frames(self, view: str | None = "samples") -> list[SampleFrame]:
+        """The recorded frames of one view (None: all), oldest first (bounded)."""
         with self._lock:
-            return [f for _, f in self._frames]
+            return [f for _, f in self._frames if view is None or f.view == view]
 
     def events(self) -> list[Event]:
         with self._lock:

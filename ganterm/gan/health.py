@@ -25,7 +25,6 @@ HINTS = {
     "mode_collapse": "roll back (key b), then try wgan-gp or a lower --lr-g",
     "divergence": "lower both learning rates, or roll back (key b)",
 }
-_WATCHED = ("d_loss", "g_loss", "grad_g", "grad_d")
 # Losses whose G gradient does not vanish when D wins, in the order a hint suggests them.
 _HEALTHY_LOSSES = ("ns", "wgan-gp", "hinge")
 
@@ -137,7 +136,12 @@ class HealthMonitor:
         """Check one published set of metrics; keys missing from `metrics` skip their checks."""
         self._check_order("metrics", step)
         alerts: list[Alert] = []
-        bad = {k: metrics[k] for k in _WATCHED if k in metrics and not _finite(metrics[k])}
+        # Every numeric metric, whatever the algorithm calls it (a VAE's ELBO as much as D's loss).
+        bad = {
+            k: v
+            for k, v in metrics.items()
+            if isinstance(v, numbers.Real) and not isinstance(v, bool) and not _finite(v)
+        }
         if bad:
             names = ", ".join(f"{k}={v}" for k, v in bad.items())
             self._set(alerts, step, "nonfinite", True, "error", f"non-finite values at step {step}: {names}")

@@ -77,9 +77,12 @@ class MetricHistory:
     def append(self, step: int, values: dict[str, float] | np.ndarray) -> None:
         self.extend(np.array([step]), self._row(values)[None, :])
 
-    def extend(self, steps: np.ndarray, values: np.ndarray) -> None:
-        """Add rows; `values` is (n, len(columns)) in column order."""
+    def extend(self, steps: np.ndarray, values: np.ndarray, columns: tuple[str, ...] | None = None) -> None:
+        """Add rows; `values` is (n, len(columns)), named by `columns` (default: the history's own, in
+        order). Names not seen before become new columns, empty (NaN) for the steps before."""
         steps = np.asarray(steps, np.int64)
+        if columns is not None and tuple(columns) != self.columns:
+            values = self._reorder(np.asarray(values, np.float32).reshape(len(steps), len(columns)), columns)
         values = np.asarray(values, np.float32).reshape(len(steps), len(self.columns))
         start = 0
         while start < len(steps):
@@ -95,6 +98,28 @@ class MetricHistory:
         if len(steps):
             self.last_step = int(steps[-1])
             self.total_rows += len(steps)
+
+    def _reorder(self, values: np.ndarray, columns: tuple[str, ...]) -> np.ndarray:
+        new = [c for c in columns if c not in self.columns]
+        if new:
+            self.add_columns(tuple(new))
+        out = np.full((len(values), len(self.columns)), np.nan, np.float32)
+        index = {c: j for j, c in enumerate(self.columns)}
+        out[:, [index[c] for c in columns]] = values
+        return out
+
+    def add_columns(self, names: tuple[str, ...]) -> None:
+        """New metrics mid-run (a script that logs one more): NaN for everything recorded before."""
+        names = tuple(n for n in names if n not in self.columns)
+        if not names:
+            return
+        self.columns = self.columns + names
+        for lv in self._levels:
+            for a in ("lo", "mean", "hi"):
+                old = getattr(lv, a)
+                grown = np.full((old.shape[0], len(self.columns)), np.nan, np.float32)
+                grown[:, : old.shape[1]] = old
+                setattr(lv, a, grown)
 
     def _row(self, values: dict[str, float] | np.ndarray) -> np.ndarray:
         if isinstance(values, dict):
@@ -134,7 +159,9 @@ class MetricHistory:
         return sum(level.n for level in self._levels)
 
     def series(self, column: str, last_steps: int | None = None) -> Series:
-        """The whole run (or its last `last_steps` steps), oldest first."""
+        """The whole run (or its last `last_steps` steps), oldest first; empty for a metric not logged."""
+        if column not in self.columns:
+            return Series(*(np.zeros(0) for _ in range(4)))
         j = self.columns.index(column)
         xs, los, means, his = [], [], [], []
         for level in reversed(self._levels):

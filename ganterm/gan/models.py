@@ -60,6 +60,13 @@ class ConvDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).view(x.shape[0])
 
+    # The body and the logit layer apart: a projection D (cGAN) or a Q head (InfoGAN) reads the body.
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net[:-1](x)
+
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        return self.net[-1](f).view(f.shape[0])
+
 
 # ------------------------------------------------------------------------------------------- dcgan
 # Size -> (spatial size after the first/before the last layer, number of 2x resamplings).
@@ -132,6 +139,12 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).view(x.shape[0])
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net[:-1](x)
+
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        return self.net[-1](f).view(f.shape[0])
 
 
 # --------------------------------------------------------------------------------------------- toy

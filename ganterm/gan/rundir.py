@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from ganterm.gan.feed import Event, Feed, SampleFrame
-from ganterm.gan.history import METRIC_COLUMNS
+from ganterm.gan.history import METRIC_COLUMNS, MetricHistory
+from ganterm.gan.layout import layout_of
 
 
 def default_run_dir(dataset: str, model: str, root: str | Path = "runs") -> Path:
@@ -106,11 +107,13 @@ class RunDirWriter:
         self._open_logs()
         return False
 
-    def write_metrics(self, steps: np.ndarray, values: np.ndarray, wall: float) -> None:
+    def write_metrics(
+        self, steps: np.ndarray, values: np.ndarray, wall: float, names: tuple[str, ...] = METRIC_COLUMNS
+    ) -> None:
         lines = []
         for s, row in zip(steps.tolist(), values.tolist(), strict=True):
             rec = {"step": s, "time": round(wall, 3)}
-            rec.update({c: _json_float(v) for c, v in zip(METRIC_COLUMNS, row, strict=True)})
+            rec.update({c: _json_float(v) for c, v in zip(names, row, strict=True)})
             lines.append(json.dumps(rec))
         self._metrics.write("\n".join(lines) + "\n")
         self._metrics.flush()
@@ -128,7 +131,7 @@ class RunDirWriter:
             return out
         from PIL import Image  # only when images are written
 
-        cols = max(1, math.isqrt(len(frame.data)))
+        cols = frame.cols or max(1, math.isqrt(len(frame.data)))
         mosaic = tile_images(frame.data, cols)
         out = self.samples / f"step_{frame.step:07d}.png"
         img = Image.fromarray(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic)
@@ -155,7 +158,11 @@ class RunDirReader:
             raise GantermError(
                 f"{self.path} is not a ganterm run directory (no config.json or metrics.jsonl)"
             )
-        self.feed = feed or Feed()
+        # An empty history: the run's own metric names arrive with its rows.
+        self.feed = feed or Feed(MetricHistory(()))
+        self._layout_set = False
+        self._png_seen = ""
+        self._frame_step = -1  # the step of the newest frame published
         self._offsets = {"metrics.jsonl": 0, "events.jsonl": 0}
         self._partial = {"metrics.jsonl": "", "events.jsonl": ""}
         self._ckpt_seen: tuple[str, float] | None = None
@@ -198,7 +205,10 @@ class RunDirReader:
                 self.feed.update(
                     dataset=str(self.config.get("dataset", "")),
                     model=str(self.config.get("model", "")),
-                    loss=str(self.config.get("loss", "")),
+                    algo=str(self.config.get("algo") or ""),
+                    views=tuple(self.config.get("views") or ()),
+                    prior=dict(self.config.get("prior") or {}),
+                    loss="" if self.config.get("algo") == "vae" else str(self.config.get("loss", "")),
                     total_steps=int(self.config.get("steps") or 0),
                     run_dir=str(self.path),
                     state="running",
@@ -211,17 +221,19 @@ class RunDirReader:
         if rows:
             self._last_step = int(rows[-1].get("step", 0))
             steps = np.array([r.get("step", 0) for r in rows], np.int64)
+            # Metrics by name: whatever the rows hold (an algorithm's, or a script's through ganterm.Run).
+            names: dict[str, None] = {}
+            for r in rows:
+                names.update((k, None) for k in r if k not in ("step", "time"))
+            columns = tuple(names)
             values = np.array(
-                [[np.nan if r.get(c) is None else r[c] for c in METRIC_COLUMNS] for r in rows], np.float32
+                [[np.nan if r.get(c) is None else float(r[c]) for c in columns] for r in rows], np.float32
             )
-            last = rows[-1]
-            self.feed.publish(
-                steps,
-                values,
-                step=int(steps[-1]),
-                **{c: float(values[-1, j]) for j, c in enumerate(METRIC_COLUMNS)},
-            )
-            self._last_time = last.get("time")
+            self.feed.publish(steps, values, columns, step=int(steps[-1]))
+            if not self._layout_set:
+                self.feed.update(layout=layout_of(self.config, self.feed_columns()))
+                self._layout_set = bool(self.config)
+            self._last_time = rows[-1].get("time")
             changed = True
         for ev in self._new_lines("events.jsonl"):
             data = {k: v for k, v in ev.items() if k not in ("step", "time", "kind", "message")}
@@ -234,7 +246,42 @@ class RunDirReader:
                 self.feed.update(state="finished")
             changed = True
         changed |= self._poll_checkpoint()
+        changed |= self._poll_sample_png()
         return changed
+
+    def _poll_sample_png(self) -> bool:
+        """The newest recorded grid (samples/step_*.png) as one frame: a script logging through
+        ganterm.Run has no checkpoint to sample from, and a ganterm run records grids more often than
+        it checkpoints."""
+        try:
+            newest = max(self.path.glob("samples/step_*.png"), default=None)
+        except OSError:
+            return False
+        if newest is None or newest.name == self._png_seen:
+            return False
+        try:
+            step = int(newest.stem.split("_")[1])
+        except (IndexError, ValueError):
+            return False
+        if step <= self._frame_step:
+            self._png_seen = newest.name
+            return False
+        try:
+            from PIL import Image
+
+            with Image.open(newest) as im:
+                im.load()
+                arr = np.asarray(im.convert("L" if im.mode in ("L", "1", "I", "P") else "RGB"))
+        except (OSError, ValueError):
+            return False  # being written: the next poll reads it
+        self._png_seen = newest.name
+        self._frame_step = step
+        data = arr[None, :, :, None] if arr.ndim == 2 else arr[None]
+        self.feed.publish_samples(SampleFrame(step, "images", data, note="recorded grid"))
+        return True
+
+    def feed_columns(self) -> tuple[str, ...]:
+        return tuple(self.feed.snapshot.metrics)
 
     def _poll_checkpoint(self) -> bool:
         from ganterm.errors import CheckpointError
@@ -255,6 +302,9 @@ class RunDirReader:
             self.checkpoint, self.checkpoint_path = ckpt, p
             from ganterm.gan.sampling import Sampler
 
-            self.feed.publish_samples(Sampler.from_checkpoint(ckpt).fixed())
+            frame = Sampler.from_checkpoint(ckpt).fixed()
+            if frame.step >= self._frame_step:
+                self._frame_step = frame.step
+                self.feed.publish_samples(frame)
             return True
         return False

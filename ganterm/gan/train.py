@@ -1,93 +1,53 @@
-"""The GAN trainer: one loop, top to bottom, that publishes to a Feed and obeys a Control.
+"""The training loop: commands, cadence, publishing, checkpoints, rollback. It knows no algorithm.
 
-It imports no UI. Under the TUI it runs in a worker thread; headless it runs in the main thread.
-The only host syncs are at publish time (every `publish_every` steps), except on the CPU where
-checking each step for NaN costs nothing and lets us catch a NaN at the step it happens.
+What is trained and how (GAN, cGAN, InfoGAN, VAE) is the algorithm's (`gan/algorithms/`); what is
+saved and restored is the training state's (`gan/state.py`); quality figures come from an evaluator
+the caller hands in. The loop imports no UI and no evaluation code. Under the TUI it runs in a worker
+thread; headless it runs in the main thread. The only host syncs are at publish time (every
+`publish_every` steps), except on the CPU where checking each step for NaN costs nothing and lets us
+catch a NaN at the step it happens.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from ganterm import __version__
 from ganterm.config import TrainConfig, recipe_key
 from ganterm.errors import GantermError, UsageError
-from ganterm.gan.augment import DiffAugment
+from ganterm.gan.algorithms import Algorithm, StepContext, build_algorithm
 from ganterm.gan.budget import TimeBudget
 from ganterm.gan.checkpoint import load_checkpoint, save_checkpoint, to_numpy_tree
 from ganterm.gan.control import Command, Control
+from ganterm.gan.device import has_fast_bf16, pick_device
 from ganterm.gan.ema import EMA
 from ganterm.gan.feed import Feed
-from ganterm.gan.history import METRIC_COLUMNS, MetricHistory
-from ganterm.gan.losses import GANLoss, get_loss, gradient_penalty, r1_penalty
-from ganterm.gan.models import build_models
+from ganterm.gan.history import MetricHistory
+from ganterm.gan.losses import get_loss
+from ganterm.gan.prior import Latent
 from ganterm.gan.rundir import RunDirWriter, default_run_dir
-from ganterm.gan.sampling import generate, make_frame
+from ganterm.gan.sampling import Sampler
 from ganterm.gan.schedule import lr_factor
+from ganterm.gan.state import TrainingState, plain
+
+__all__ = ["UNKNOWN_TOTAL", "Evaluator", "Trainer", "has_fast_bf16", "pick_device"]
 
 # The step total of a time-budgeted run before its speed is known: far enough that every schedule
 # (rate decay, instance noise) is still at its start.
 UNKNOWN_TOTAL = 2**31 - 1
 
+# (sampler, dataset, seed, device) -> quality figures by name; see ganterm.eval.quality.evaluate_sampler
+Evaluator = Callable[..., dict[str, float]]
 
-def pick_device(spec: str) -> torch.device:
-    """auto -> cuda, then mps, then cpu; an explicit device that is absent is a one-line error."""
-    if spec == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if spec.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {spec}: no CUDA GPU is available here; use --device cpu or auto")
-        index = int(spec.split(":")[1]) if ":" in spec else 0
-        if index >= torch.cuda.device_count():
-            raise UsageError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
-    if spec == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UsageError("--device mps: Apple MPS is not available here; use --device cpu or auto")
-    return torch.device(spec)
-
-
-def has_fast_bf16(device: torch.device) -> bool:
-    """Whether the device computes bf16 natively: CUDA with bf16, or a CPU with AVX512-BF16 or AMX."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private but stable since torch 2.1
-        return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
-    return False
-
-
-def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
-    """Total L2 norm of the gradients, as a tensor (no host sync)."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-
-
-@contextmanager
-def frozen(params: list[nn.Parameter]) -> Iterator[None]:
-    """Parameters that need no gradient inside the block (autograd then skips their weight gradients)."""
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
+RECON_IMAGES = 32  # real images kept for a VAE's reconstructions view
 
 
 def _plain_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -103,19 +63,27 @@ class Trainer:
         control: Control | None = None,
         *,
         progress: bool = False,
+        evaluator: Evaluator | None = None,
     ) -> None:
         self.cfg = cfg
         self.progress = progress  # rich download/decode bars on stderr (headless); else the feed's message
         self.feed = feed or Feed()
         self.control = control or Control()
+        self.evaluator = evaluator
         self.run_dir: Path | None = None
-        self.step = 0
         self.paused = False
         self.last_checkpoint: Path | None = None
         self._saved_step = -1
+        self._rate = 0.0
+        self.state: TrainingState | None = None
+        self.view_spec: dict[str, Any] | None = None  # the extra sample view the UI asked for
+
+    @property
+    def step(self) -> int:
+        return self.state.step if self.state is not None else 0
 
     # ------------------------------------------------------------------------------------------
-    # setup: device, data, models (scratch or resume), optimizers, fixed noise, run directory
+    # setup: device, data, algorithm and its networks (scratch or resume), fixed latents, run dir
     # ------------------------------------------------------------------------------------------
     def setup(self) -> None:
         cfg = self.cfg
@@ -130,80 +98,53 @@ class Trainer:
             torch.set_num_threads(1)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
+        self.data = self._load_data()
+        gen = torch.Generator(device=self.data.device if self.data.data is not None else self.device)
+        gen.manual_seed(cfg.seed)
 
-        from ganterm.data.progress import LineProgress
-        from ganterm.data.registry import load_dataset
+        self.algo: Algorithm = build_algorithm(cfg, self.data.shape, self.data.n_classes)
+        self.state = self._build_state(gen)
+        self.algo.setup(self.state)
+        self.prior = self.algo.prior
 
-        self.feed.update(message=f"loading dataset {cfg.dataset} ...")
-        data = load_dataset(
-            cfg.dataset,
-            image_size=cfg.image_size or None,
-            channels=cfg.channels or None,
-            data_dir=cfg.data_dir,
-            # Under the TUI a stderr bar would tear the screen: the header line shows progress instead.
-            progress=self.progress or LineProgress(lambda line: self.feed.update(message=line)),
-            seed=cfg.seed,
-        )
-        if self.device.type != "cpu" and data.data is not None and self._fits_on_device(data.data):
-            data = data.to(self.device)  # whole dataset on the GPU: no host-to-device copy per batch
-        self.data = data
-        self.gen = torch.Generator(device=data.device if data.data is not None else self.device)
-        self.gen.manual_seed(cfg.seed)
-
-        self.loss: GANLoss = get_loss(str(cfg.loss))
-        self.gp_safe = cfg.loss == "wgan-gp"
-        self.G, self.D = build_models(
-            str(cfg.model), data.shape, int(cfg.z_dim), gp_safe=self.gp_safe, **(cfg.model_options or {})
-        )
-        self.G.to(self.device)
-        self.D.to(self.device)
-        if len(data.shape) == 3 and self.device.type in ("cpu", "cuda"):
-            # NHWC weights let oneDNN / cuDNN run the convs without a layout reorder around each one.
-            self.G.to(memory_format=torch.channels_last)
-            self.D.to(memory_format=torch.channels_last)
-        betas = tuple(cfg.betas)  # type: ignore[arg-type]
-        # One fused kernel per optimizer step (CPU and CUDA); MPS keeps the multi-tensor path.
-        fused = self.device.type in ("cpu", "cuda")
-
-        def adam(params: Any, lr: float | None) -> torch.optim.Adam:
-            return torch.optim.Adam(
-                params, lr=lr, betas=betas, fused=fused or None, foreach=None if fused else True
-            )
-
-        self.opt_g = adam(self.G.parameters(), cfg.lr_g)
-        self.opt_d = adam(self.D.parameters(), cfg.lr_d)
-        self.g_params = list(self.G.parameters())
-        self.d_params = list(self.D.parameters())
-        self.n_critic = int(cfg.n_critic or self.loss.n_critic)
-        self.augment = DiffAugment(cfg.augment)
-        # Samples, evaluation and `ganterm sample` use the weight average when there is one.
-        self.g_ema = EMA(self.G, float(cfg.g_ema)) if cfg.g_ema else None
-        self._lr_f = 1.0  # the decay factor the optimizers' rates carry now
-
-        n_fixed = cfg.n_samples if data.kind == "images" else 1000
-        noise_gen = torch.Generator().manual_seed(cfg.seed + 1)
-        self.fixed_noise = torch.randn(n_fixed, int(cfg.z_dim), generator=noise_gen).to(self.device)
-        self.real_preview: np.ndarray | None = None
-        if data.kind == "points":
-            self.real_preview = (
-                data.sample(1000, torch.Generator(self.gen.device).manual_seed(cfg.seed + 2))
+        n_fixed = cfg.n_samples if self.data.kind == "images" else 1000
+        fixed = self.prior.fixed(n_fixed, cfg.seed + 1).to(self.device)
+        real_preview = recon = None
+        if self.data.kind == "points":
+            real_preview = (
+                self.data.sample(1000, torch.Generator(gen.device).manual_seed(cfg.seed + 2))
                 .float()
                 .cpu()
                 .numpy()
             )
+        if "recon" in self.algo.views:
+            recon = self.data.sample(
+                RECON_IMAGES, torch.Generator(gen.device).manual_seed(cfg.seed + 3)
+            ).float()
+        self.autocast_dtype = self._autocast_dtype()
+        self.sampler = Sampler(
+            self.algo,
+            self.state.sampling_modules(),
+            fixed,
+            self.data.kind,
+            0,
+            real_preview,
+            recon,
+            device=self.device,
+            autocast=self.autocast_dtype,
+        )
 
         self.step_cap = self._step_cap()
         self.budget = TimeBudget(float(cfg.time_limit)) if cfg.time_limit else None
         self.total_steps = self._total_steps()
-        self.steps_per_epoch = max(1, data.size // int(cfg.batch_size))
+        self.steps_per_epoch = max(1, self.data.size // int(cfg.batch_size))
         self.swaps: list[dict[str, Any]] = []
-        self.history = MetricHistory()
+        self.history = MetricHistory(tuple(self.algo.metrics))
         self.health = self._make_health()
         self.good_state: dict[str, Any] | None = None
-        self.autocast_dtype = self._autocast_dtype()
         if cfg.compile:
-            self.G = torch.compile(self.G)  # type: ignore[assignment]
-            self.D = torch.compile(self.D)  # type: ignore[assignment]
+            for name, net in list(self.state.modules.items()):
+                self.state.modules[name] = torch.compile(net)  # type: ignore[assignment]
 
         if resume_ckpt is not None:
             self._restore(resume_ckpt)
@@ -224,22 +165,75 @@ class Trainer:
             message="",
             dataset=cfg.dataset,
             model=str(cfg.model),
-            loss=self.loss.name,
+            algo=self.algo.name,
+            loss=self._loss_name(),
+            layout=self.algo.layout,
+            views=tuple(self.algo.views),
+            prior=self.prior.to_dict(),
             device=str(self.device),
             total_steps=0 if self.total_steps == UNKNOWN_TOTAL else self.total_steps,
             run_dir=str(out),
             step=self.step,
         )
         what = f"resumed from {cfg.resume} at step {self.step}" if resume_ckpt else "started"
+        family = f"{self.algo.name} / {cfg.model}" + (f" / {self._loss_name()}" if self.algo.loss else "")
         self._event(
             "start",
-            f"{what}: {cfg.dataset} / {cfg.model} / {self.loss.name} on {self.device}{self._data_note()}",
+            f"{what}: {cfg.dataset} / {family} on {self.device}{self._data_note()}",
             run_dir=str(out),
         )
 
+    def _load_data(self) -> Any:
+        from ganterm.data.progress import LineProgress
+        from ganterm.data.registry import load_dataset
+
+        cfg = self.cfg
+        self.feed.update(message=f"loading dataset {cfg.dataset} ...")
+        data = load_dataset(
+            cfg.dataset,
+            image_size=cfg.image_size or None,
+            channels=cfg.channels or None,
+            data_dir=cfg.data_dir,
+            # Under the TUI a stderr bar would tear the screen: the header line shows progress instead.
+            progress=self.progress or LineProgress(lambda line: self.feed.update(message=line)),
+            seed=cfg.seed,
+        )
+        if self.device.type != "cpu" and data.data is not None and self._fits_on_device(data.data):
+            data = data.to(self.device)  # whole dataset on the GPU: no host-to-device copy per batch
+        return data
+
+    def _build_state(self, gen: torch.Generator) -> TrainingState:
+        """The algorithm's networks on the device, an Adam per optimizer group, weight averages."""
+        cfg = self.cfg
+        nets = self.algo.build()
+        for net in nets.values():
+            net.to(self.device)
+            if len(self.data.shape) == 3 and self.device.type in ("cpu", "cuda"):
+                # NHWC weights let oneDNN / cuDNN run the convs without a layout reorder around each one.
+                net.to(memory_format=torch.channels_last)
+        betas = tuple(cfg.betas)  # type: ignore[arg-type]
+        # One fused kernel per optimizer step (CPU and CUDA); MPS keeps the multi-tensor path.
+        fused = self.device.type in ("cpu", "cuda")
+        state = TrainingState(nets, {}, gen)
+        for name, (members, lr) in self.algo.optimizer_groups().items():
+            state.optimizers[name] = torch.optim.Adam(
+                state.params(*members),
+                lr=lr,
+                betas=betas,
+                fused=fused or None,
+                foreach=None if fused else True,
+            )
+        if cfg.g_ema:
+            # Samples, evaluation and `ganterm sample` use the weight average when there is one.
+            state.emas = {name: EMA(nets[name], float(cfg.g_ema)) for name in self.algo.ema_networks()}
+        return state
+
+    def _loss_name(self) -> str:
+        return self.algo.loss.name if self.algo.loss is not None else ""
+
     def _data_note(self) -> str:
         """What a folder run read off its images (size, colour, class folders), for the start event."""
-        if "classes" not in self.data.info:
+        if "classes" not in self.data.info or recipe_key(self.cfg.dataset) != "folder":
             return ""
         shape = self.data.shape
         parts = [f"{shape[1]}x{shape[2]} {'grey' if shape[0] == 1 else 'colour'}"]
@@ -310,11 +304,23 @@ class Trainer:
             data_kind=self.data.kind,
             total_steps=None if self.total_steps == UNKNOWN_TOTAL else self.total_steps,
             device_resolved=str(self.device),
+            layout=self.algo.layout.to_dict(),
+            prior=self.prior.to_dict(),
+            views=list(self.algo.views),
         )
         return rec
 
     # Hyper-parameters that change what a resumed run computes; the rest (steps, out, device...) may differ.
-    _RESUME_KEYS = ("dataset", "model", "z_dim", "batch_size", "image_size", "channels", "model_options")
+    _RESUME_KEYS = (
+        "dataset",
+        "algo",
+        "model",
+        "z_dim",
+        "batch_size",
+        "image_size",
+        "channels",
+        "model_options",
+    )
 
     def _check_resume_config(self, ckpt: dict[str, Any]) -> None:
         saved = TrainConfig.from_dict(ckpt["config"])
@@ -322,6 +328,8 @@ class Trainer:
             a, b = getattr(saved, key), getattr(self.cfg, key)
             if key == "model_options":  # checkpoints from before the field hold None
                 a, b = a or {}, b or {}
+            if key == "algo":  # checkpoints from before the field are GANs
+                a, b = a or "gan", b or "gan"
             if a != b:
                 raise UsageError(
                     f"--resume: checkpoint has {key}={a!r} but this run asks {key}={b!r}; "
@@ -332,39 +340,31 @@ class Trainer:
     # state: checkpoint payloads, resume, in-memory rollback
     # ------------------------------------------------------------------------------------------
     def state_payload(self) -> dict[str, Any]:
-        g, d = self._plain_models()
-        rng: dict[str, Any] = {"torch": torch.get_rng_state(), "gen": self.gen.get_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        assert self.state is not None
         last = self.feed.frames()
         return {
             "ganterm_version": __version__,
             "config": self.cfg.to_dict(),
-            "step": self.step,
+            "algo": self.algo.name,
             "total_steps": self.total_steps,
             "epoch": self.step / self.steps_per_epoch,
             "data_kind": self.data.kind,
             "data_shape": list(self.data.shape),
-            "gp_safe": self.gp_safe,
-            "loss_name": self.loss.name,
-            "n_critic": self.n_critic,
-            "lr_g": self.opt_g.param_groups[0]["lr"],
-            "lr_d": self.opt_d.param_groups[0]["lr"],
+            "prior": self.prior.to_dict(),
+            "layout": self.algo.layout.to_dict(),
+            "views": list(self.algo.views),
+            **self.algo.state_extra(),
+            "lrs": self.state.lrs(),
             "swaps": list(self.swaps),
             # plain values of each event's data come along (a swap's "to" labels its chart marker in view)
             "events": [
                 {**_plain_fields(e.data), "step": e.step, "kind": e.kind, "message": e.message}
                 for e in self.feed.events()[-200:]
             ],
-            "G": g.state_dict(),
-            "G_ema": self.g_ema.state_dict() if self.g_ema else None,
-            "lr_factor": self._lr_f,
-            "D": d.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "fixed_noise": self.fixed_noise.cpu(),
-            "real_preview": self.real_preview,
-            "rng": rng,
+            **self.state.state_dict(self.device),  # modules, emas, optimizers, lr_factor, step, rng
+            "fixed_latent": self.sampler.fixed_latent.state_dict(),
+            "real_preview": self.sampler.real,
+            "recon_batch": None if self.sampler.recon_batch is None else self.sampler.recon_batch.cpu(),
             "history": self.history.state_dict(),
             "samples": last[-1].data if last and last[-1].kind == "images" else None,
             "health": self.health.state_dict(),
@@ -372,58 +372,30 @@ class Trainer:
         }
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
-        g, d = self._plain_models()
-        g.load_state_dict(ckpt["G"])
-        d.load_state_dict(ckpt["D"])
-        if self.g_ema:
-            self.g_ema.load_state_dict(ckpt.get("G_ema") or ckpt["G"])
-        self._lr_f = float(ckpt.get("lr_factor", 1.0))
-        self.opt_g.load_state_dict(ckpt["opt_g"])
-        self.opt_d.load_state_dict(ckpt["opt_d"])
-        self.step = int(ckpt["step"])
-        self.fixed_noise = ckpt["fixed_noise"].to(self.device)
-        if (
-            ckpt.get("loss_name")
-            and ckpt["loss_name"] != self.loss.name
-            and not self.cfg.extra.get("loss_given")
-        ):
-            self.loss = get_loss(str(ckpt["loss_name"]))
-        self.n_critic = int(ckpt.get("n_critic", self.n_critic))
+        assert self.state is not None
+        try:
+            self.state.load_state_dict(ckpt, self.device)
+        except (KeyError, RuntimeError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+            raise UsageError(f"--resume: the checkpoint's networks do not fit this run ({first})") from None
+        self.sampler.fixed_latent = Latent.from_state_dict(ckpt["fixed_latent"]).to(self.device)
+        if ckpt.get("recon_batch") is not None:
+            self.sampler.recon_batch = ckpt["recon_batch"].float().to(self.device)
+        if self.algo.loss is not None:
+            name = ckpt.get("loss_name")
+            if name and name != self.algo.loss.name and not self.cfg.extra.get("loss_given"):
+                self.algo.loss = get_loss(str(name))
+            self.algo.n_critic = int(ckpt.get("n_critic", self.algo.n_critic))
         self.swaps = list(ckpt.get("swaps", []))
-        rng = ckpt.get("rng", {})
-        if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
-        if "gen" in rng:
-            self.gen.set_state(rng["gen"])
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
         if ckpt.get("history"):
             self.history = MetricHistory.from_state_dict(to_numpy_tree(ckpt["history"]))
         if ckpt.get("health"):
             self.health.load_state_dict(ckpt["health"])
 
-    def _plain_models(self) -> tuple[nn.Module, nn.Module]:
-        """G and D without a torch.compile wrapper: their state dicts keep the plain parameter names."""
-        return getattr(self.G, "_orig_mod", self.G), getattr(self.D, "_orig_mod", self.D)
-
-    def _weights_finite(self) -> bool:
-        with torch.no_grad():
-            return all(bool(torch.isfinite(p).all()) for p in [*self.g_params, *self.d_params])
-
     def _remember_good_state(self) -> None:
         """An in-memory copy to roll back to without touching the disk."""
-        g, d = self._plain_models()
-        self.good_state = copy.deepcopy(
-            {
-                "step": self.step,
-                "G": g.state_dict(),
-                "D": d.state_dict(),
-                "G_ema": self.g_ema.state_dict() if self.g_ema else None,
-                "lr_factor": self._lr_f,
-                "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(),
-            }
-        )
+        assert self.state is not None
+        self.good_state = self.state.snapshot()
 
     # ------------------------------------------------------------------------------------------
     # the loop
@@ -447,8 +419,8 @@ class Trainer:
             self.writer.close()
 
     def _loop(self) -> None:
+        assert self.state is not None
         cfg = self.cfg
-        B = int(cfg.batch_size)
         pending: list[torch.Tensor] = []
         pending_steps: list[int] = []
         check_each_step = self.device.type == "cpu"
@@ -478,8 +450,9 @@ class Trainer:
                 continue
 
             self._decay_lr()
-            metrics = self.train_step(B, nan=inject_nan_at is not None and self.step + 1 == inject_nan_at)
-            self.step += 1
+            nan = inject_nan_at is not None and self.step + 1 == inject_nan_at
+            metrics = self.train_step(int(cfg.batch_size), nan=nan)
+            self.state.step += 1
             pending.append(metrics)
             pending_steps.append(self.step)
             nonfinite = check_each_step and not bool(torch.isfinite(metrics).all())
@@ -509,29 +482,45 @@ class Trainer:
         self.feed.update(state=state, eta_s=0.0 if state == "finished" else None)
         self._event("end", f"{state} at step {self.step}", reason=stop_reason)
 
+    def train_step(self, batch_size: int, nan: bool = False) -> torch.Tensor:
+        """One step of the algorithm; returns its metric row as one tensor (no host sync)."""
+        assert self.state is not None
+        ctx = StepContext(
+            batch=self._batch,
+            batch_size=batch_size,
+            device=self.device,
+            autocast=self.autocast_dtype,
+            step=self.step,
+            instance_noise=self.instance_noise_std(),
+            inject_nan=nan,
+        )
+        row = self.algo.step(self.state, ctx)
+        self.state.update_emas()
+        return row
+
+    def _batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        assert self.state is not None
+        x, y = self.data.sample_xy(n, self.state.gen)
+        x = x.to(self.device, non_blocking=True)
+        return x, None if y is None else y.to(self.device, non_blocking=True)
+
     def _done(self) -> bool:
         if self.step_cap is not None and self.step >= self.step_cap:
             return True
         return self.budget is not None and self.budget.expired()
 
-    @property
-    def sample_G(self) -> nn.Module:
-        """The generator that samples and evaluation use: the weight average when the run keeps one."""
-        return self.g_ema.model if self.g_ema else self.G
-
     def _decay_lr(self) -> None:
-        """Scale both rates by the schedule's change since the last step; a rollback's lr scale survives."""
+        """Scale every rate by the schedule's change since the last step; a rollback's lr scale survives."""
+        assert self.state is not None
         f = lr_factor(
             self.step,
             self.total_steps,
             str(self.cfg.lr_decay or "none"),
             float(self.cfg.lr_decay_start or 0.0),
         )
-        if f != self._lr_f:
-            for opt in (self.opt_g, self.opt_d):
-                for group in opt.param_groups:
-                    group["lr"] *= f / self._lr_f
-            self._lr_f = f
+        if f != self.state.lr_factor:
+            self.state.scale_lr(f / self.state.lr_factor)
+            self.state.lr_factor = f
 
     def instance_noise_std(self) -> float:
         """Std of the noise on D's inputs at this step: linear from --instance-noise to 0 where the rate
@@ -544,86 +533,13 @@ class Trainer:
         end = (float(self.cfg.lr_decay_start or 0.0) if decay != "none" else 0.5) * self.total_steps
         return start * max(0.0, 1.0 - self.step / end) if end > 0 else 0.0
 
-    def _d_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What D sees of a batch: through the run's DiffAugment transforms (fresh ones per call)."""
-        return self.augment(x, self.gen) if self.augment else x
-
-    def _noise_like(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.randn(x.shape, generator=self.gen, device=self.gen.device).to(self.device)
-
-    def train_step(self, B: int, nan: bool = False) -> torch.Tensor:
-        """n_critic D updates then one G update; returns the step's metrics as one tensor (no sync)."""
-        G, D, loss = self.G, self.D, self.loss
-        dev = self.device.type
-        ac = self.autocast_dtype
-        z_dim = int(self.cfg.z_dim)
-        sigma = self.instance_noise_std()
-        fake_noise: torch.Tensor | None = None
-        for _ in range(self.n_critic):
-            # -- Update D: make it score real data high and generated data low (per the loss) --
-            real = self.data.sample(B, self.gen).to(self.device, non_blocking=True)
-            z = torch.randn(B, z_dim, generator=self.gen, device=self.gen.device).to(self.device)
-            real_in = self._d_input(real)
-            if sigma:
-                real_in = real_in + sigma * self._noise_like(real)
-                fake_noise = sigma * self._noise_like(real)
-            with torch.autocast(dev, dtype=ac or torch.bfloat16, enabled=ac is not None):
-                fake = G(z)
-                real_logits = D(real_in).float()
-                fake_in = self._d_input(fake.detach())
-                fake_in = fake_in if fake_noise is None else fake_in + fake_noise
-                fake_logits = D(fake_in).float()
-            loss_d = loss.d_loss(real_logits, fake_logits)
-            if loss.gp_weight:
-                loss_d = loss_d + loss.gp_weight * gradient_penalty(D, real, fake.detach().float(), self.gen)
-            every = int(self.cfg.r1_every or 1)
-            if self.cfg.r1 and self.step % every == 0:
-                # lazy (StyleGAN2): every k-th step at k times the weight costs 1/k of the double backward
-                loss_d = loss_d + 0.5 * float(self.cfg.r1) * every * r1_penalty(D, real_in)
-            if nan:
-                loss_d = loss_d * float("nan")  # fault injection for tests (--inject-nan-at)
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            gn_d = grad_norm(self.d_params)
-            self.opt_d.step()
-            if loss.clip:
-                with torch.no_grad():
-                    torch._foreach_clamp_min_(self.d_params, -loss.clip)
-                    torch._foreach_clamp_max_(self.d_params, loss.clip)
-
-        # -- Update G: make D score the generated batch as real (reuses the last critic step's fake) --
-        # D's weights are frozen for this pass: their gradients would be thrown away by the next D step's
-        # zero_grad, and skipping them saves a third of D's backward (G's gradient is the same).
-        with frozen(self.d_params):
-            with torch.autocast(dev, dtype=ac or torch.bfloat16, enabled=ac is not None):
-                fake_g = self._d_input(fake)
-                fake_logits_g = D(fake_g if fake_noise is None else fake_g + fake_noise).float()
-            loss_g = loss.g_loss(fake_logits_g)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-        gn_g = grad_norm(self.g_params)
-        self.opt_g.step()
-        if self.g_ema:
-            self.g_ema.update(self.step + 1)
-        with torch.no_grad():
-            return torch.stack(
-                [
-                    loss_d.detach().float(),
-                    loss_g.detach().float(),
-                    loss.score(real_logits.detach()).float(),
-                    loss.score(fake_logits.detach()).float(),
-                    gn_g.float().to(loss_d.device),
-                    gn_d.float().to(loss_d.device),
-                ]
-            )
-
     # ------------------------------------------------------------------------------------------
     # publishing (the only host syncs)
     # ------------------------------------------------------------------------------------------
     def _flush(self, steps: list[int], rows: list[torch.Tensor]) -> None:
         values = torch.stack(rows).cpu().numpy()  # one CPU-GPU sync point for `publish_every` steps
         steps_arr = np.asarray(steps, np.int64)
-        latest = dict(zip(METRIC_COLUMNS, values[-1].tolist(), strict=True))
+        names = tuple(self.algo.metrics)
         if self.budget is not None:
             self.total_steps = self._total_steps()
         remaining = self.total_steps - self.step
@@ -636,21 +552,22 @@ class Trainer:
         self.feed.publish(
             steps_arr,
             values,
+            names,
             step=self.step,
             epoch=self.step / self.steps_per_epoch,
             steps_per_s=self._rate,
-            images_per_s=self._rate * int(self.cfg.batch_size) * self.n_critic,
+            images_per_s=self._rate * int(self.cfg.batch_size) * self.algo.n_critic,
             eta_s=eta,
             total_steps=self.total_steps,
-            loss=self.loss.name,
-            **latest,
+            loss=self._loss_name(),
             **extra,
         )
-        self._safe_io("metrics", lambda: self.writer.write_metrics(steps_arr, values, time.time()))
+        self._safe_io("metrics", lambda: self.writer.write_metrics(steps_arr, values, time.time(), names))
+        probabilistic, loss = self.algo.probabilistic(), self._loss_name() or None
         for s, row in zip(steps, values, strict=True):
-            m = dict(zip(METRIC_COLUMNS, row.tolist(), strict=True))
-            m["probabilistic"] = self.loss.probabilistic
-            m["loss"] = self.loss.name
+            m: dict[str, Any] = dict(zip(names, row.tolist(), strict=True))
+            m["probabilistic"] = probabilistic
+            m["loss"] = loss
             for alert in self.health.observe(s, m):
                 self._on_alert(alert)
                 if alert.kind == "nonfinite":
@@ -677,30 +594,36 @@ class Trainer:
             self._event("pause", f"paused at step {self.step}: non-finite loss or gradient")
 
     def _publish_samples(self) -> None:
-        z = self.fixed_noise
-        G = self.sample_G
-        with torch.autocast(
-            self.device.type,
-            dtype=self.autocast_dtype or torch.bfloat16,
-            enabled=self.autocast_dtype is not None,
-        ):
-            x = generate(G, z)
-        frame = make_frame(self.step, x, self.data.kind, self.real_preview)
+        self.sampler.step = self.step
+        frame = self.sampler.fixed()
         self.feed.publish_samples(frame)
         if frame.kind == "images":
             self._safe_io("samples", lambda: self.writer.write_samples(frame))
+        self._publish_view()
         if self.step > 0:
             for alert in self.health.observe_samples(self.step, frame.data):
                 self._on_alert(alert)
 
-    def _evaluate(self) -> None:
-        """The run's quality figure (PacGAN modes/HQ for 2-D data, FCD for images), in this thread."""
-        from ganterm.eval.quality import evaluate_generator
+    def _publish_view(self) -> None:
+        """The extra view the UI shows (traversal, one class, reconstructions), from the same weights."""
+        if self.view_spec is None:
+            return
+        self.sampler.step = self.step
+        frame = self.sampler.view_frame(self.view_spec)
+        if frame is not None:
+            self.feed.publish_samples(frame)
 
+    def _evaluate(self) -> None:
+        """The run's quality figures from the evaluator the caller handed in, in this thread."""
+        if self.evaluator is None:
+            return
+        self.sampler.step = self.step
         try:
-            q = evaluate_generator(self.sample_G, self.data, seed=self.cfg.seed, device=self.device)
+            q = self.evaluator(self.sampler, self.data, seed=self.cfg.seed, device=self.device)
         except Exception as e:  # evaluation must never kill training
             self._event("warning", f"quality evaluation failed: {type(e).__name__}: {e}")
+            return
+        if not q:
             return
         self.feed.update(quality=q)
         text = ", ".join(f"{k} {v:.4g}" for k, v in q.items())
@@ -722,9 +645,10 @@ class Trainer:
             return None
 
     def _save(self, reason: str) -> Path | None:
+        assert self.state is not None
         if reason in ("final", "stop", "error") and self._saved_step == self.step:
             return self.last_checkpoint  # the periodic save of this very step already holds it
-        if not self._weights_finite():
+        if not self.state.weights_finite():
             self._event(
                 "warning",
                 f"not saving non-finite weights at step {self.step}; "
@@ -751,7 +675,7 @@ class Trainer:
             return None
         self.last_checkpoint = path
         self._saved_step = self.step
-        if math.isfinite(self.feed.snapshot.d_loss) and math.isfinite(self.feed.snapshot.g_loss):
+        if all(math.isfinite(v) for v in self.feed.snapshot.metrics.values()):
             self._remember_good_state()
         self._event("checkpoint", f"saved {path} ({reason})", path=str(path), reason=reason)
         return path
@@ -783,49 +707,45 @@ class Trainer:
             self._save(str(args.get("reason", "manual")))
         elif name == "resample":
             seed = args.get("seed")
-            gen = torch.Generator().manual_seed(seed if seed is not None else int(time.time_ns() % 2**31))
-            z = torch.randn(*self.fixed_noise.shape, generator=gen).to(self.device)
-            x = generate(self.sample_G, z)
-            self.feed.publish_samples(make_frame(self.step, x, self.data.kind, self.real_preview))
+            self.sampler.step = self.step
+            self.feed.publish_samples(
+                self.sampler.random(seed if seed is not None else int(time.time_ns() % 2**31))
+            )
             self._event("resample", "samples from new noise (the fixed noise is unchanged)")
+        elif name == "view":
+            spec = args.get("spec")
+            self.view_spec = dict(spec) if spec else None
+            self._publish_view()
         elif name == "rollback":
             self._rollback(float(args.get("lr_scale", 1.0)), args.get("loss"))
         return None
 
     def swap_loss(self, name: str) -> None:
-        """Between two steps; models and optimizers stay as they are."""
+        """Between two steps; networks and optimizers stay as they are."""
+        if self.algo.loss is None:
+            self._event("warning", f"--algo {self.algo.name} has no GAN loss to swap")
+            return
         try:
-            new = get_loss(name)
+            get_loss(name)
         except UsageError as e:
             self._event("warning", str(e))
             return
-        if new.name == self.loss.name:
+        if name == self.algo.loss.name:
             return
-        old = self.loss.name
-        self.loss = new
-        if not self.cfg.extra.get("n_critic_given"):
-            self.n_critic = new.n_critic
-        self.swaps.append({"step": self.step, "from": old, "to": new.name})
+        old = self.algo.swap_loss(name, keep_n_critic=bool(self.cfg.extra.get("n_critic_given")))
+        self.swaps.append({"step": self.step, "from": old, "to": name})
         self.health.reset()
-        self.feed.update(loss=new.name)
-        self._event("swap", f"loss {old} -> {new.name} at step {self.step}", **{"from": old, "to": new.name})
+        self.feed.update(loss=name)
+        self._event("swap", f"loss {old} -> {name} at step {self.step}", **{"from": old, "to": name})
 
     def _rollback(self, lr_scale: float, loss_name: str | None) -> None:
+        assert self.state is not None
         if self.good_state is None:
             self._event("warning", "nothing to roll back to yet")
             return
         s = self.good_state
-        g, d = self._plain_models()
-        g.load_state_dict(s["G"])
-        d.load_state_dict(s["D"])
-        if self.g_ema:
-            self.g_ema.load_state_dict(s["G_ema"])
-        self._lr_f = s["lr_factor"]  # the restored optimizers carry the rates of that step
-        self.opt_g.load_state_dict(s["opt_g"])
-        self.opt_d.load_state_dict(s["opt_d"])
-        for opt in (self.opt_g, self.opt_d):
-            for group in opt.param_groups:
-                group["lr"] *= lr_scale
+        self.state.load_weights(s)  # networks, averages, optimizers (with that step's rates)
+        self.state.scale_lr(lr_scale)
         if loss_name:
             self.swap_loss(loss_name)
         self.health.reset()
@@ -848,3 +768,8 @@ class Trainer:
             if cmd is not None and self._apply(cmd) == "stop":
                 return "stop"
         return None
+
+    # Plain (uncompiled) networks by name: tests and tools reach the weights through these.
+    def network(self, name: str) -> torch.nn.Module:
+        assert self.state is not None
+        return plain(self.state.modules[name])

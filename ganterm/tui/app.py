@@ -24,6 +24,7 @@ from ganterm.errors import CheckpointError
 from ganterm.gan.control import Control
 from ganterm.gan.feed import Feed
 from ganterm.render.terminal import detect_color_system
+from ganterm.sysmon import ReadingSource, SystemSampler
 from ganterm.tui.screens.monitor import MonitorScreen
 from ganterm.tui.screens.train import TrainScreen
 from ganterm.tui.screens.view import ViewScreen
@@ -81,14 +82,15 @@ def resolve_color_system(colors: str | None) -> str:
     return detect_color_system(os.environ, colors)
 
 
-def train_app(cfg: TrainConfig, colors: str | None = None) -> GantermApp:
-    """The app `ganterm train` runs (tests build it the same way)."""
+def train_app(cfg: TrainConfig, colors: str | None = None, system: ReadingSource | None = None) -> GantermApp:
+    """The app `ganterm train` runs (tests build it the same way); `system` feeds the system pane."""
     feed, control = Feed(), Control()
     feed.update(
         state="starting",
         dataset=cfg.dataset,
         model=cfg.model or "",
-        loss=cfg.loss or "",
+        algo=cfg.algo or "",
+        loss="" if cfg.algo == "vae" else cfg.loss or "",
         total_steps=cfg.steps or 0,
         message="loading torch …",
     )
@@ -99,13 +101,16 @@ def train_app(cfg: TrainConfig, colors: str | None = None) -> GantermApp:
         from ganterm.gan.train import Trainer  # torch takes seconds to import: only inside the worker
 
         try:
-            Trainer(cfg, feed, control).run()
+            from ganterm.eval.quality import evaluate_sampler
+
+            Trainer(cfg, feed, control, evaluator=evaluate_sampler).run()
         finally:
             done.set()
 
     color_system = resolve_color_system(colors)
     app = GantermApp(
-        TrainScreen(feed, control, train, color_system=color_system), color_system if colors else None
+        TrainScreen(feed, control, train, color_system=color_system, system=system),
+        color_system if colors else None,
     )
     app.producer_done = done
     return app
@@ -164,9 +169,13 @@ def run_app(app: GantermApp) -> int:
     return app.return_code or 0
 
 
-def run_train_app(cfg: TrainConfig, colors: str | None) -> int:
-    """Train `cfg` under the monitor; the exit code (0 after `q`, once the final checkpoint is written)."""
-    app = train_app(cfg, colors)
+def run_train_app(cfg: TrainConfig, colors: str | None, system: SystemSampler | None = None) -> int:
+    """Train `cfg` under the monitor; the exit code (0 after `q`, once the final checkpoint is written).
+
+    `system` (started and stopped by the caller) feeds the pane and records RUN/system.jsonl."""
+    app = train_app(cfg, colors, system)
+    if system is not None:
+        system.record_run(app.monitor.feed)
     code = run_app(app)
     run_dir = app.monitor.feed.snapshot.run_dir
     if run_dir:

@@ -20,15 +20,24 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from ganterm.gan.feed import MARKER_KINDS, Event, Feed, FeedUpdate, SampleFrame
+from ganterm.sysmon import ReadingSource
 from ganterm.tui.screens.modals import HelpScreen
 from ganterm.tui.widgets.charts import ChartOptions, ChartView, Marker
 from ganterm.tui.widgets.events import EventLog
 from ganterm.tui.widgets.samples import SamplePanel
 from ganterm.tui.widgets.status import StatusLine
+from ganterm.tui.widgets.system import SystemPane
 
 POLL_HZ = 4.0
 CHART_INTERVAL_S = 2.0
 SHORT_ROWS = 20  # below this many terminal rows the second chart and the event log are hidden
+
+
+_VIEW_ALGOS = {
+    "traversal": "InfoGAN runs have one (--algo infogan)",
+    "class": "cGAN and InfoGAN runs have one (--algo cgan / infogan)",
+    "recon": "VAE runs have one (--algo vae)",
+}
 
 
 def marker_for(ev: Event) -> Marker:
@@ -44,7 +53,12 @@ def marker_for(ev: Event) -> Marker:
 CHART_BINDINGS: list[BindingType] = [
     Binding("s", "smoothing", "smooth", tooltip="cycle EMA smoothing 0 / 0.6 / 0.9 / 0.99"),
     Binding("y", "log_scale", "log y", tooltip="toggle a symmetric-log y axis"),
-    Binding("g", "aux_chart", "D(x)/grad", tooltip="second chart: D(x) vs D(G(z)) or gradient norms"),
+    Binding(
+        "g",
+        "aux_chart",
+        "chart 2",
+        tooltip="second chart: the run's other charts in turn (D(x), grad norms…)",
+    ),
     Binding("w", "window", "window", show=False, tooltip="full history / last 1,000 / last 200 steps"),
     Binding(
         "left_square_bracket",
@@ -62,6 +76,16 @@ CHART_BINDINGS: list[BindingType] = [
         key_display="]",
         tooltip="step forward (past the newest: follow live)",
     ),
+    Binding(
+        "t", "traversal", "traverse", show=False, tooltip="InfoGAN: sweep continuous code 1, 2, then off"
+    ),
+    Binding(
+        "k", "one_class", "class", show=False, tooltip="cGAN / InfoGAN: a grid of one class (code); next"
+    ),
+    Binding(
+        "e", "reconstructions", "recon", show=False, tooltip="VAE: real images above their reconstructions"
+    ),
+    Binding("m", "system_pane", "machine", show=False, tooltip="show / hide CPU, memory and GPU readings"),
     Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
 ]
 
@@ -76,9 +100,14 @@ class MonitorScreen(Screen[None]):
         color_system: str = "truecolor",
         poll_hz: float = POLL_HZ,
         chart_interval: float = CHART_INTERVAL_S,
+        system: ReadingSource | None = None,
     ) -> None:
         super().__init__()
         self.feed = feed
+        # A SystemSampler (train) or a system.jsonl tail (view of a run directory); None: no readings.
+        self.system = system
+        self._system_pane: SystemPane | None = None
+        self._system_choice: bool | None = None  # the user's `m`; until then the pane opens on a reading
         self.color_system = color_system
         self.poll_hz = poll_hz
         self.chart_interval = chart_interval
@@ -93,10 +122,15 @@ class MonitorScreen(Screen[None]):
         self._browsing: SampleFrame | None = None  # a recorded frame picked with [ ], None = follow live
         self._strips: dict[int, int] = {}  # id(frame) -> images per interpolation strip
         self._notes: dict[int, str] = {}  # id(frame) -> what the frame is, when not the fixed noise
+        # The extra sample view shown instead of the grid ({"view": "traversal", "code": 0}, ...), and
+        # the newest frame of each view.
+        self.sample_view: dict | None = None
+        self._view_frames: dict[str, SampleFrame] = {}
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
+        yield SystemPane(id="system")  # hidden until a reading arrives or `m`: no empty row without a source
         with Horizontal(id="body"):
             with Vertical(id="charts"):
                 yield ChartView(self.feed, "loss", id="loss-chart")
@@ -121,6 +155,7 @@ class MonitorScreen(Screen[None]):
         return None
 
     def poll_feed(self) -> None:
+        self.poll_system()
         if self.feed.version == self.seen_version:
             self._flush_charts()
             return
@@ -129,6 +164,22 @@ class MonitorScreen(Screen[None]):
         self.seen_version = update.version
         self.polls_with_work += 1
         self.apply(update, backlog=first)
+
+    def poll_system(self) -> None:
+        """At most one new reading a second; otherwise a lock and an identity check."""
+        pane = self._system_pane
+        if pane is None:
+            pane = self._system_pane = self.query_one(SystemPane)
+        if self.system is None:
+            return
+        reading = self.system.latest()
+        if reading is None:
+            pane.show(None, waiting=True)
+            return
+        if reading is not pane.reading:
+            pane.show(reading)
+            if self._system_choice is None and not pane.has_class("-shown"):
+                pane.add_class("-shown", "-auto")  # -auto: short terminals keep their rows (tcss)
 
     def refresh_status(self) -> None:
         self.query_one(StatusLine).show(self.feed.snapshot, self.state_label())
@@ -148,6 +199,10 @@ class MonitorScreen(Screen[None]):
             self._charts_pending = True
         if update.samples is not None:
             self._live = update.samples
+        for name, frame in update.views.items():
+            if name != "samples":
+                self._view_frames[name] = frame
+        if update.views:
             self.show_samples()
         self._flush_charts()
 
@@ -178,18 +233,71 @@ class MonitorScreen(Screen[None]):
 
     def show_samples(self) -> None:
         frame = self._browsing or self._live
+        if self.sample_view is not None and self._browsing is None:
+            frame = self._view_frames.get(self.sample_view["view"])
+            if frame is None or not self._frame_matches(frame):
+                self.query_one(SamplePanel).show(
+                    None, f"{self.sample_view['view']} · waiting for the next grid…"
+                )
+                return
         if frame is None:
             self.query_one(SamplePanel).show(None, "samples")
             return
-        what = self._notes.get(id(frame), "fixed noise")
-        caption = f"samples · step {frame.step:,} · {what}"
+        what = self._notes.get(id(frame)) or frame.note or "fixed noise"
+        title = "samples" if frame.view == "samples" else frame.view
+        caption = f"{title} · step {frame.step:,} · {what}"
         if self._browsing is not None:
             frames = self.feed.frames()
             pos = next((i for i, f in enumerate(frames) if f is frame), 0)
             caption += f" · frame {pos + 1}/{len(frames)}"
         self.query_one(SamplePanel).show(
-            frame, caption, cols_hint=self._strips.get(id(frame)), color_system=self.color_system
+            frame,
+            caption,
+            cols_hint=self._strips.get(id(frame)) or frame.cols,
+            color_system=self.color_system,
         )
+
+    def _frame_matches(self, frame: SampleFrame) -> bool:
+        """Whether a view's newest frame is the one asked for (not the previous code or class)."""
+        spec = self.sample_view or {}
+        if spec.get("view") == "traversal":
+            return frame.note.startswith("rows") and f"c{int(spec.get('code', 0)) + 1} " in frame.note
+        if spec.get("view") == "class":
+            return frame.note.endswith(f" {int(spec.get('class', 0))}")
+        return True
+
+    # -- extra sample views (the algorithm's: traversal, one class, reconstructions) ---------------
+    def request_view(self, spec: dict | None) -> None:
+        """Ask for an extra view's frames (the train screen asks the trainer, the view screen its sampler)."""
+
+    def _toggle_view(self, view: str, what: str, cycle: int, key: str) -> None:
+        snap = self.feed.snapshot
+        if view not in snap.views:
+            self.notify(f"this run has no {what} ({snap.algo or 'gan'}); {_VIEW_ALGOS[view]}", timeout=4)
+            return
+        current = self.sample_view if self.sample_view and self.sample_view["view"] == view else None
+        index = -1 if current is None else int(current.get(key, 0))
+        nxt = index + 1
+        self.sample_view = None if nxt >= cycle else {"view": view, key: nxt}
+        self._browsing = None
+        self.request_view(self.sample_view)
+        self.show_samples()
+
+    def action_traversal(self) -> None:
+        self._toggle_view("traversal", "code traversal", self._n_codes("n_cont", 2), "code")
+
+    def action_one_class(self) -> None:
+        self._toggle_view("class", "class view", self._n_codes("groups", 10), "class")
+
+    def action_reconstructions(self) -> None:
+        self._toggle_view("recon", "reconstructions", 1, "recon")
+
+    def _n_codes(self, what: str, default: int) -> int:
+        """How many values a key cycles through, from the run's prior (config.json / checkpoint)."""
+        prior = self.feed.snapshot.prior
+        if what == "groups":
+            return int(prior.get("n_classes") or prior.get("n_cat") or default)
+        return int(prior.get(what) or default)
 
     # -- actions -------------------------------------------------------------------------------
     def _set_options(self, options: ChartOptions) -> None:
@@ -206,8 +314,7 @@ class MonitorScreen(Screen[None]):
         self._set_options(self.options.next_window())
 
     def action_aux_chart(self) -> None:
-        aux = "grad" if self.options.aux == "prob" else "prob"
-        self._set_options(replace(self.options, aux=aux))
+        self._set_options(self.options.next_aux(len(self.feed.snapshot.layout.groups)))
 
     def action_prev_frame(self) -> None:
         frames = self.feed.frames()
@@ -225,6 +332,12 @@ class MonitorScreen(Screen[None]):
         pos = next((i for i, f in enumerate(frames) if f is self._browsing), len(frames) - 1)
         self._browsing = frames[pos + 1] if pos + 1 < len(frames) - 1 else None
         self.show_samples()
+
+    def action_system_pane(self) -> None:
+        pane = self.query_one(SystemPane)
+        self._system_choice = not pane.display
+        pane.set_class(self._system_choice, "-shown")
+        pane.remove_class("-auto")
 
     def action_help(self) -> None:
         keys: list[tuple[str, str]] = []

@@ -63,7 +63,7 @@ class TrainScreen(MonitorScreen):
     def action_toggle_pause(self) -> None:
         self.control.toggle_pause()
 
-    def action_swap_loss(self) -> None:
+    def _pick_loss(self) -> None:
         current = self.feed.snapshot.loss
 
         def chosen(name: str | None) -> None:
@@ -72,6 +72,15 @@ class TrainScreen(MonitorScreen):
                 self.notify(f"swapping loss {current} → {name}", timeout=3)
 
         self.app.push_screen(LossPicker(LOSS_NAMES, current), chosen)
+
+    def request_view(self, spec: dict | None) -> None:
+        self.control.show_view(spec)  # the trainer publishes it now and with every grid after
+
+    def action_swap_loss(self) -> None:
+        if not self.feed.snapshot.loss:
+            self.notify(f"--algo {self.feed.snapshot.algo} has no GAN loss to swap", timeout=4)
+            return
+        self._pick_loss()
 
     def action_checkpoint(self) -> None:
         self.control.checkpoint()

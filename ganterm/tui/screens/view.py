@@ -19,7 +19,9 @@ from textual.worker import Worker, WorkerState
 from ganterm.gan.feed import Feed
 from ganterm.gan.history import MetricHistory
 from ganterm.gan.rundir import RunDirReader
+from ganterm.sysmon import SYSTEM_FILE, SystemLogTail
 from ganterm.tui.screens.monitor import CHART_BINDINGS, MonitorScreen
+from ganterm.tui.screens.steer import STEER_BINDINGS, SteerMixin
 from ganterm.tui.widgets.config_panel import ConfigPanel
 
 RUNDIR_POLL_S = 0.5
@@ -61,24 +63,32 @@ def fill_feed_from_checkpoint(feed: Feed, ckpt: dict[str, Any], path: Path) -> N
         for sw in ckpt.get("swaps") or []:
             feed.event("swap", f"loss {sw['from']} → {sw['to']}", int(sw["step"]), to=sw["to"])
     step = int(ckpt.get("step", 0))
+    from ganterm.gan.layout import layout_of
+
+    algo = str(ckpt.get("algo") or cfg.get("algo") or "gan")
     feed.update(
+        algo=algo,
+        layout=layout_of(ckpt, history["columns"] if history else ()),
+        views=tuple(ckpt.get("views") or ()),
+        prior=dict(ckpt.get("prior") or {}),
         state="finished" if step >= int(cfg.get("steps") or 0) else "stopped",
         step=step,
         total_steps=int(cfg.get("steps") or 0),
         dataset=str(cfg.get("dataset", "")),
         model=str(cfg.get("model", "")),
-        loss=str(ckpt.get("loss_name") or cfg.get("loss") or ""),
+        loss="" if algo == "vae" else str(ckpt.get("loss_name") or cfg.get("loss") or ""),
         run_dir=str(path.parent.parent if path.parent.name == "checkpoints" else path.parent),
         message=path.name,
     )
 
 
-class ViewScreen(MonitorScreen):
+class ViewScreen(SteerMixin, MonitorScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "new_noise", "new noise", tooltip="samples from new random noise"),
         Binding("f", "fixed_noise", "fixed", tooltip="back to the run's fixed noise"),
         Binding("i", "interpolate", "interp", tooltip="latent interpolation strips"),
         Binding("o", "config", "config", tooltip="show / hide the run's configuration"),
+        *STEER_BINDINGS,  # a run directory only: p c z : write to its command channel
         *CHART_BINDINGS,
     ]
 
@@ -86,6 +96,10 @@ class ViewScreen(MonitorScreen):
         self.path = Path(path)
         # A run directory is checked now (cheap, no torch) so a wrong path fails before the screen opens.
         self.reader = RunDirReader(self.path, feed) if self.path.is_dir() else None
+        self.steer_dir = self.path if self.reader else None  # a checkpoint has no process to steer
+        # The run's recorded system readings (none for a checkpoint file: the pane says so).
+        self.system_log = SystemLogTail(self.path / SYSTEM_FILE) if self.reader else None
+        kwargs.setdefault("system", self.system_log)
         super().__init__(self.reader.feed if self.reader else (feed or Feed()), **kwargs)
         self.sampler: Any = None
         self._sampler_source: Path | None = None
@@ -128,6 +142,9 @@ class ViewScreen(MonitorScreen):
         shown_for: tuple[object, ...] | None = None
         while not self._stop.is_set():
             self.reader.poll()
+            self.poll_steer_status()
+            if self.system_log is not None:
+                self.system_log.poll()
             # Again whenever a newer checkpoint arrives: it knows the loss the run has swapped to.
             source = (bool(self.reader.config), self.reader.checkpoint_path)
             if self.reader.config and source != shown_for:
@@ -162,6 +179,22 @@ class ViewScreen(MonitorScreen):
             note, strip = f"interpolation (seed {seed})", INTERPOLATION_STEPS
         self.note_frame(frame, note, strip)
         self.feed.publish_samples(frame)
+
+    def request_view(self, spec: dict | None) -> None:
+        """An extra view (traversal, one class, reconstructions) from the checkpoint's networks."""
+        if spec is None:
+            return
+
+        def work() -> None:
+            sampler = self._current_sampler()
+            if sampler is None:
+                self.app.call_from_thread(self.notify, "no checkpoint to sample from yet", severity="warning")
+                return
+            frame = sampler.view_frame(spec)
+            if frame is not None:
+                self.feed.publish_samples(frame)
+
+        self.run_worker(work, name="view", group="sample", thread=True, exclusive=True, exit_on_error=False)
 
     def _start_sampling(self, how: str) -> None:
         self._seed += 1

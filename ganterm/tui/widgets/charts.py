@@ -1,4 +1,6 @@
-"""The two charts: D and G losses, and D(x) vs D(G(z)) or gradient norms.
+"""The two charts: the run's first chart group (D and G losses for a GAN, reconstruction and KL for a
+VAE) and a second that cycles through the rest of its layout (D(x) vs D(G(z)), gradient norms, InfoGAN's
+mutual information against H(c), ...). Metrics are read by name from the feed's history.
 
 Rendering a chart through plotext costs milliseconds of the GIL the trainer thread also needs, so the
 rendered Text is cached per (size, history version, options, markers) and rebuilt only when one changes.
@@ -9,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import numpy as np
 from rich.text import Text
 
 from ganterm.gan.feed import Feed
+from ganterm.gan.layout import ChartGroup, Layout
 from ganterm.render import chart
 from ganterm.render.ansi import AnsiLines
 from ganterm.render.terminal import ascii_only
@@ -21,22 +25,20 @@ SMOOTHING_STEPS = (0.0, 0.6, 0.9, 0.99)  # 0.6 is TensorBoard's default
 WINDOW_STEPS: tuple[int | None, ...] = (None, 1000, 200)  # full history, then the last N steps
 MIN_WIDTH, MIN_HEIGHT = 16, 4
 
-# (history column, legend label, colour)
-LOSS_COLUMNS = (("d_loss", "D", "red"), ("g_loss", "G", "cyan"))
-PROB_COLUMNS = (("d_real", "D(x)", "green"), ("d_fake", "D(G(z))", "magenta"))
-GRAD_COLUMNS = (("grad_d", "|∇D|", "red"), ("grad_g", "|∇G|", "cyan"))
-
 
 @dataclass(frozen=True)
 class ChartOptions:
     smoothing: float = 0.6
     log: bool = False
     window: int | None = None
-    aux: Literal["prob", "grad"] = "prob"
+    aux: int = 1  # which layout group the second chart shows (key g cycles them)
 
     def next_smoothing(self) -> ChartOptions:
         i = SMOOTHING_STEPS.index(self.smoothing) if self.smoothing in SMOOTHING_STEPS else 0
         return replace(self, smoothing=SMOOTHING_STEPS[(i + 1) % len(SMOOTHING_STEPS)])
+
+    def next_aux(self, n_groups: int) -> ChartOptions:
+        return replace(self, aux=1 + self.aux % max(1, n_groups - 1) if n_groups > 1 else 1)
 
     def next_window(self) -> ChartOptions:
         i = WINDOW_STEPS.index(self.window) if self.window in WINDOW_STEPS else 0
@@ -77,16 +79,23 @@ class ChartView(CachedLinesWidget):
         self._text: Text | AnsiLines = Text("")
         self._update_title()
 
-    def columns(self) -> tuple[tuple[str, str, str], ...]:
+    def layout(self) -> Layout:
+        return self.feed.snapshot.layout
+
+    def group(self) -> ChartGroup | None:
+        groups = self.layout().groups
         if self.role == "loss":
-            return LOSS_COLUMNS
-        return PROB_COLUMNS if self.options.aux == "prob" else GRAD_COLUMNS
+            return groups[0] if groups else None
+        return groups[self.options.aux] if 0 < self.options.aux < len(groups) else None
+
+    def columns(self) -> tuple[tuple[str, str, str], ...]:
+        """(metric name, legend label, colour) of what this chart draws."""
+        group = self.group()
+        return tuple((s.name, s.label, s.color) for s in group.series) if group else ()
 
     def _update_title(self) -> None:
-        if self.role == "loss":
-            name = "loss"
-        else:
-            name = "D(x) vs D(G(z))" if self.options.aux == "prob" else "grad norm"
+        group = self.group()
+        name = group.title if group else ""
         self.border_title = f"{name} [dim]{self.options.describe()}[/]"
 
     def show(
@@ -112,11 +121,20 @@ class ChartView(CachedLinesWidget):
 
     def _cache_key(self) -> tuple:
         size = self.content_size
-        return (size.width, size.height, self.data_version, self.options, self.markers, self.color_system)
+        return (
+            size.width,
+            size.height,
+            self.data_version,
+            self.options,
+            self.markers,
+            self.color_system,
+            self.layout(),
+        )
 
     def render(self) -> Text | AnsiLines:
         key = self._cache_key()
         if key != self._key:
+            self._update_title()  # the layout may have arrived since (a run directory's config)
             self._text = self._draw(key[0], key[1])
             self._key = key
         return self._text
@@ -133,9 +151,15 @@ class ChartView(CachedLinesWidget):
             series.append(chart.ChartSeries.from_history(s, label, color))
         if not series:
             return Text("waiting for metrics…", "dim")
+        group = self.group()
         lo_x = min(float(s.x[0]) for s in series)
+        hi_x = max(float(s.x[-1]) for s in series)
+        for value, label in group.refs if group else ():
+            # A reference line (InfoGAN's H(c)): two points span the visible steps.
+            x = np.array([lo_x, max(hi_x, lo_x + 1)])
+            series.append(chart.ChartSeries(label, x, np.full(2, value), "white"))
         markers = [(x, label) for x, label in self.markers if x >= lo_x]
-        log = self.options.log and not (self.role == "aux" and self.options.aux == "prob")
+        log = self.options.log and (group is None or group.log_ok)
         self.renders += 1
         ansi = chart.render_line_chart(
             series,

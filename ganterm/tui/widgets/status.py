@@ -43,7 +43,8 @@ def status_text(snap: Snapshot, state: str | None = None) -> Text:
     parts: list[Text] = []
     if snap.message:
         parts.append(Text(snap.message, "italic"))
-    what = " · ".join(p for p in (snap.dataset, snap.model, snap.loss) if p)
+    algo = snap.algo if snap.algo not in ("", "gan") else ""
+    what = " · ".join(p for p in (snap.dataset, algo, snap.model, snap.loss) if p)
     if what:
         parts.append(Text(what, "bold"))
     if snap.total_steps or snap.step:

@@ -1,0 +1,221 @@
+"""The adversarial family: the plain GAN and the class-conditional GAN (projection discriminator).
+
+One step is n_critic D updates then one G update. Hooks (`_real_logits`, `_fake_terms`, `_d_fn`) are
+where the conditional and InfoGAN variants differ; the step itself is written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ganterm.config import TrainConfig
+from ganterm.errors import UsageError
+from ganterm.gan.algorithms.base import Algorithm, StepContext, frozen, grad_norm
+from ganterm.gan.augment import DiffAugment
+from ganterm.gan.heads import ConditionalGenerator, ProjectionDiscriminator
+from ganterm.gan.layout import GAN_LAYOUT, Layout
+from ganterm.gan.losses import GANLoss, get_loss, gradient_penalty, r1_penalty
+from ganterm.gan.models import build_models
+from ganterm.gan.prior import Latent, LatentPrior
+
+GAN_METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "grad_g", "grad_d")
+
+
+class GAN(Algorithm):
+    name: ClassVar[str] = "gan"
+    layout: ClassVar[Layout] = GAN_LAYOUT
+
+    def __init__(self, cfg: TrainConfig, shape: tuple[int, ...], n_classes: int = 0) -> None:
+        self.cfg, self.shape = cfg, tuple(shape)
+        self.loss: GANLoss = get_loss(str(cfg.loss))
+        self.gp_safe = cfg.loss == "wgan-gp"  # fixed at the start: it decides D's norm
+        self.n_critic = int(cfg.n_critic or self.loss.n_critic)
+        self.augment = DiffAugment(cfg.augment)
+        self.prior = self.make_prior(cfg, n_classes)
+        self.metrics = GAN_METRICS + self.extra_metrics()
+
+    def make_prior(self, cfg: TrainConfig, n_classes: int) -> LatentPrior:
+        return LatentPrior(int(cfg.z_dim))
+
+    def extra_metrics(self) -> tuple[str, ...]:
+        return ()
+
+    # -- networks --------------------------------------------------------------------------------
+    def build_pair(self, z_in: int) -> tuple[nn.Module, nn.Module]:
+        return build_models(
+            str(self.cfg.model), self.shape, z_in, gp_safe=self.gp_safe, **(self.cfg.model_options or {})
+        )
+
+    def build(self) -> dict[str, nn.Module]:
+        G, D = self.build_pair(self.prior.input_dim)
+        return {"G": G, "D": D}
+
+    def optimizer_groups(self) -> dict[str, tuple[tuple[str, ...], float]]:
+        return {"G": (("G",), float(self.cfg.lr_g)), "D": (("D",), float(self.cfg.lr_d))}
+
+    def d_networks(self) -> tuple[str, ...]:
+        """The networks D's optimizer updates (InfoGAN adds Q)."""
+        return ("D",)
+
+    def setup(self, state: Any) -> None:
+        self.g_params = state.params("G")
+        self.d_params = state.params(*self.d_networks())
+        self.d_only = state.params("D")  # WGAN's clip applies to the critic itself
+
+    # -- the loss --------------------------------------------------------------------------------
+    def swap_loss(self, name: str, keep_n_critic: bool) -> str:
+        old = self.loss.name
+        self.loss = get_loss(name)
+        if not keep_n_critic:
+            self.n_critic = self.loss.n_critic
+        return old
+
+    def state_extra(self) -> dict[str, Any]:
+        return {"loss_name": self.loss.name, "n_critic": self.n_critic, "gp_safe": self.gp_safe}
+
+    # -- hooks -----------------------------------------------------------------------------------
+    def condition(self, latent: Latent, y: torch.Tensor | None) -> Latent:
+        """The latent a fake batch is drawn with, given the real batch's labels."""
+        return latent
+
+    def _real_logits(self, state: Any, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return state["D"](x)
+
+    def _fake_terms(
+        self, state: Any, x: torch.Tensor, latent: Latent, for_g: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
+        """D's logits on generated inputs, plus an extra loss term and metrics (InfoGAN's MI)."""
+        return state["D"](x), None, {}
+
+    def _d_fn(self, state: Any, y: torch.Tensor | None) -> Any:
+        """D as a function of x alone, for the penalties' autograd.grad."""
+        return state["D"]
+
+    def _d_input(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return self.augment(x, gen) if self.augment else x
+
+    # -- the step --------------------------------------------------------------------------------
+    def step(self, state: Any, ctx: StepContext) -> torch.Tensor:
+        loss, gen, dev = self.loss, state.gen, ctx.device
+        B = ctx.batch_size
+        sigma = ctx.instance_noise
+        fake_noise: torch.Tensor | None = None
+        extra: dict[str, torch.Tensor] = {}
+
+        def noise_like(x: torch.Tensor) -> torch.Tensor:
+            return torch.randn(x.shape, generator=gen, device=gen.device).to(dev)
+
+        for _ in range(self.n_critic):
+            # -- Update D: make it score real data high and generated data low (per the loss) --
+            real, y = ctx.batch(B)
+            latent = self.condition(self.prior.draw(B, gen, dev), y)
+            real_in = self._d_input(real, gen)
+            if sigma:
+                real_in = real_in + sigma * noise_like(real)
+                fake_noise = sigma * noise_like(real)
+            with ctx.autocast_ctx():
+                fake = self.generate(state.modules, latent)
+                real_logits = self._real_logits(state, real_in, y).float()
+                fake_in = self._d_input(fake.detach(), gen)
+                fake_in = fake_in if fake_noise is None else fake_in + fake_noise
+                fake_logits, d_extra, _ = self._fake_terms(state, fake_in, latent, for_g=False)
+                fake_logits = fake_logits.float()
+            loss_d = loss.d_loss(real_logits, fake_logits)
+            if d_extra is not None:
+                loss_d = loss_d + d_extra
+            d_fn = self._d_fn(state, y)
+            if loss.gp_weight:
+                loss_d = loss_d + loss.gp_weight * gradient_penalty(d_fn, real, fake.detach().float(), gen)
+            every = int(self.cfg.r1_every or 1)
+            if self.cfg.r1 and ctx.step % every == 0:
+                # lazy (StyleGAN2): every k-th step at k times the weight costs 1/k of the double backward
+                loss_d = loss_d + 0.5 * float(self.cfg.r1) * every * r1_penalty(d_fn, real_in)
+            if ctx.inject_nan:
+                loss_d = loss_d * float("nan")  # fault injection for tests (--inject-nan-at)
+            opt_d = state.optimizers["D"]
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            gn_d = grad_norm(self.d_params)
+            opt_d.step()
+            if loss.clip:
+                with torch.no_grad():
+                    torch._foreach_clamp_min_(self.d_only, -loss.clip)
+                    torch._foreach_clamp_max_(self.d_only, loss.clip)
+
+        # -- Update G: make D score the generated batch as real (reuses the last critic step's fake) --
+        # D's weights are frozen for this pass: their gradients would be thrown away by the next D step's
+        # zero_grad, and skipping them saves a third of D's backward (G's gradient is the same).
+        with frozen(self.d_params):
+            with ctx.autocast_ctx():
+                fake_g = self._d_input(fake, gen)
+                fake_g = fake_g if fake_noise is None else fake_g + fake_noise
+                logits_g, g_extra, extra = self._fake_terms(state, fake_g, latent, for_g=True)
+                logits_g = logits_g.float()
+            loss_g = loss.g_loss(logits_g)
+            if g_extra is not None:
+                loss_g = loss_g + g_extra
+            opt_g = state.optimizers["G"]
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+        gn_g = grad_norm(self.g_params)
+        opt_g.step()
+        with torch.no_grad():
+            row = [
+                loss_d.detach().float(),
+                loss_g.detach().float(),
+                loss.score(real_logits.detach()).float(),
+                loss.score(fake_logits.detach()).float(),
+                gn_g.float().to(loss_d.device),
+                gn_d.float().to(loss_d.device),
+            ]
+            row += [extra[name].detach().float() for name in self.extra_metrics()]
+            return torch.stack(row)
+
+
+class CGAN(GAN):
+    """Class-conditional: G(z, y) takes the label with the noise; D is a projection discriminator.
+
+    Fakes are drawn with the real batch's labels, so D compares like with like and the gradient
+    penalty interpolates within one class. Projection rather than ACGAN: ACGAN's auxiliary classifier
+    rewards G for easy-to-classify samples (it is known to drop diversity within a class), while the
+    projection term only asks that (x, y) look like a real pair.
+    """
+
+    name: ClassVar[str] = "cgan"
+    views: ClassVar[tuple[str, ...]] = ("class",)
+    needs_labels: ClassVar[bool] = True
+
+    def make_prior(self, cfg: TrainConfig, n_classes: int) -> LatentPrior:
+        if n_classes < 2:
+            raise UsageError(
+                "--algo cgan needs class labels: use mnist, fashion-mnist, cifar10, shapes, or a folder "
+                "with one sub-folder per class"
+            )
+        return LatentPrior(int(cfg.z_dim), n_classes=n_classes)
+
+    def build(self) -> dict[str, nn.Module]:
+        n = self.prior.n_classes
+        G, D = self.build_pair(self.prior.z_dim + n)
+        return {"G": ConditionalGenerator(G, n), "D": ProjectionDiscriminator(D, n, self.shape)}
+
+    def condition(self, latent: Latent, y: torch.Tensor | None) -> Latent:
+        return replace(latent, y=y)
+
+    def _real_logits(self, state: Any, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return state["D"](x, y)
+
+    def _fake_terms(
+        self, state: Any, x: torch.Tensor, latent: Latent, for_g: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
+        return state["D"](x, latent.y), None, {}
+
+    def _d_fn(self, state: Any, y: torch.Tensor | None) -> Any:
+        D = state["D"]
+        return lambda x: D(x, y)
+
+    def generate(self, nets: dict[str, nn.Module], latent: Latent) -> torch.Tensor:
+        return nets["G"](latent.z, latent.y)
