@@ -48,6 +48,7 @@ from ganterm.commands_channel import (
     convert_arg,
     write_status,
 )
+from ganterm.gan.rundir import _open_for_append  # one torn-line rule for every writer
 
 FLUSH_INTERVAL_S = 1.0
 FLUSH_ROWS = 5000
@@ -419,13 +420,3 @@ def to_uint8_nhwc(batch: Any, limit: int | None = None) -> np.ndarray:
             x = (x + 1) / 2  # [-1, 1], a tanh generator's range
         return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
     return np.clip(arr, 0, 255).astype(np.uint8)  # other integers: already 0-255
-
-
-def _open_for_append(path: Path):
-    """Append mode, after ending a line torn by a killed writer so the next record starts clean."""
-    with open(path, "ab+") as raw:
-        if raw.tell() > 0:
-            raw.seek(-1, os.SEEK_END)
-            if raw.read(1) != b"\n":
-                raw.write(b"\n")
-    return open(path, "a", encoding="utf-8")

@@ -190,7 +190,8 @@ def algo_feed(algo: str, steps: int = 400) -> Feed:
         feed.publish_samples(digit_grid(steps, 10, 6))
         feed.publish_samples(digit_grid(steps, 8, 8, "class", "class 0"))
         if algo == "infogan":
-            feed.publish_samples(digit_grid(steps, 10, 8, "traversal", "rows: c_cat · columns: c1 from -2 to 2"))
+            note = "rows: c_cat · columns: c1 from -2 to 2"
+            feed.publish_samples(digit_grid(steps, 10, 8, "traversal", note))
     return feed
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ganterm.commands_channel import _pid_alive
 from ganterm.gan.feed import Event, Feed, SampleFrame
 from ganterm.gan.history import METRIC_COLUMNS, MetricHistory
 from ganterm.gan.layout import layout_of
@@ -50,16 +51,6 @@ def _open_for_append(path: Path):
             if raw.read(1) != b"\n":
                 raw.write(b"\n")
     return open(path, "a", encoding="utf-8")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def _remove_stale_temps(directory: Path) -> None:
