@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from ganterm.export import export_run
+from ganterm.gan.rundir import tile_images
 
 
 def cpu_model() -> str:
@@ -37,18 +38,6 @@ def cpu_model() -> str:
     except (OSError, subprocess.SubprocessError):
         pass
     return platform.processor() or platform.machine() or "unknown"
-
-
-def tile(images: np.ndarray, cols: int = 8, pad: int = 2) -> np.ndarray:
-    """(N, H, W, C) -> one mosaic, the layout RunDirWriter.write_samples writes."""
-    n, h, w, c = images.shape
-    rows = -(-n // cols)
-    out = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, c), np.uint8)
-    for i in range(n):
-        r, k = divmod(i, cols)
-        y, x = pad + r * (h + pad), pad + k * (w + pad)
-        out[y : y + h, x : x + w] = images[i]
-    return out
 
 
 def make_run(root: Path, frames: int, size: int, channels: int, seed: int = 0) -> Path:
@@ -69,7 +58,7 @@ def make_run(root: Path, frames: int, size: int, channels: int, seed: int = 0) -
         a = (t + 1) / frames
         noise = rng.uniform(0, 1, base.shape).astype(np.float32)
         images = ((a * base + (1 - a) * noise) * 255).astype(np.uint8)
-        mosaic = tile(images)
+        mosaic = tile_images(images, cols=8)  # the layout RunDirWriter.write_samples writes
         png = run / "samples" / f"step_{step:07d}.png"
         Image.fromarray(mosaic[..., 0] if channels == 1 else mosaic).save(png)
     rows = [{"step": int(s), "time": s / 100.0, "loss_d": 1.0, "loss_g": 0.5} for s in steps]

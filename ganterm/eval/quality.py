@@ -36,6 +36,11 @@ def generate_samples(
     return generate(g, z, batch=_BATCH).cpu()
 
 
+def scorable(dataset: Dataset) -> bool:
+    """2-D points always (PacGAN); images only with labels to train the FCD classifier on."""
+    return dataset.kind == "points" or (dataset.labels is not None and dataset.data is not None)
+
+
 def evaluate_generator(
     G: nn.Module,
     dataset: Dataset,
@@ -46,7 +51,7 @@ def evaluate_generator(
     data_dir: str | Path | None = None,
 ) -> dict[str, float]:
     """Score a plain G(z) against `dataset` (see `evaluate_samples`)."""
-    if dataset.kind == "images" and (dataset.labels is None or dataset.data is None):
+    if not scorable(dataset):
         return {}
     return evaluate_samples(
         generate_samples(G, n, seed, device), dataset, seed=seed, device=device, data_dir=data_dir
@@ -70,7 +75,7 @@ def evaluate_samples(
     (id_kind "class") or InfoGAN's code -> class accuracy (id_kind "code")."""
     if dataset.kind == "points":
         return score_toy(fake.numpy(), dataset.info["modes"], float(dataset.info["std"])).as_dict()
-    if dataset.labels is None or dataset.data is None:
+    if not scorable(dataset):
         return {}
     from ganterm.eval.fcd import class_probabilities, class_stats, fcd_images, load_or_train_classifier
 
@@ -120,7 +125,7 @@ def evaluate_sampler(
     data_dir: str | Path | None = None,
 ) -> dict[str, float]:
     """Score a run's sampler (any algorithm): what the trainer is handed as its evaluator."""
-    if dataset.kind == "images" and (dataset.labels is None or dataset.data is None):
+    if not scorable(dataset):
         return {}
     prior = sampler.prior
     fake, ids = sampler.labelled(n, seed)

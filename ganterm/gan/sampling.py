@@ -8,6 +8,8 @@ rebuilds one from a file, so the two always draw the same thing.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -120,13 +122,22 @@ class Sampler:
         )
 
     # -- drawing ---------------------------------------------------------------------------------
-    @torch.no_grad()
-    def images(self, latent: Latent, batch: int = 1024) -> torch.Tensor:
-        """Eval-mode samples for `latent`, in batches, float32 on the sampler's device."""
+    @contextmanager
+    def _eval_mode(self) -> Iterator[None]:
+        """Every network in eval mode (BatchNorm on running statistics), without autograd; restored after."""
         was = {name: net.training for name, net in self.nets.items()}
         for net in self.nets.values():
             net.eval()
         try:
+            with torch.no_grad():
+                yield
+        finally:
+            for name, net in self.nets.items():
+                net.train(was[name])
+
+    def images(self, latent: Latent, batch: int = 1024) -> torch.Tensor:
+        """Eval-mode samples for `latent`, in batches, float32 on the sampler's device."""
+        with self._eval_mode():
             out = []
             for i in range(0, len(latent), batch):
                 part = latent[i : i + batch].to(self.device)
@@ -135,9 +146,6 @@ class Sampler:
                 ):
                     out.append(self.algo.generate(self.nets, part).float())
             return torch.cat(out)
-        finally:
-            for name, net in self.nets.items():
-                net.train(was[name])
 
     def frame(self, latent: Latent, **extra: Any) -> SampleFrame:
         return make_frame(self.step, self.images(latent), self.kind, self.real, **extra)
@@ -192,15 +200,8 @@ class Sampler:
         if self.recon_batch is None:
             raise ValueError("no real images kept for reconstructions")
         x = self.recon_batch.to(self.device)
-        was = {name: net.training for name, net in self.nets.items()}
-        with torch.no_grad():
-            for net in self.nets.values():
-                net.eval()
-            try:
-                rec = self.algo.reconstruct(self.nets, x).float()
-            finally:
-                for name, net in self.nets.items():
-                    net.train(was[name])
+        with self._eval_mode():
+            rec = self.algo.reconstruct(self.nets, x).float()
         cols = 8
         rows = math.ceil(len(x) / cols)
         pairs = [
