@@ -148,6 +148,18 @@ def train(
     headless: Annotated[
         bool, typer.Option(help="No TUI: a progress line (automatic when stdout is not a terminal).")
     ] = False,
+    nproc: Annotated[
+        int | None,
+        typer.Option(
+            "--nproc",
+            help="Train on N processes with torch DDP (one GPU each, or gloo on the CPU), launched through "
+            "torch's elastic launcher: the same as `torchrun --nproc-per-node N -m ganterm train ...`. "
+            "--batch-size is per process; rank 0 shows the monitor and writes the run directory.",
+        ),
+    ] = None,
+    sync_bn: Annotated[
+        bool, typer.Option("--sync-bn", help="Under DDP, BatchNorm statistics over the global batch.")
+    ] = False,
     colors: Annotated[
         str, typer.Option(help="Colour depth of the TUI: auto, truecolor, 256, 16, none.")
     ] = "auto",
@@ -204,18 +216,33 @@ def train(
         augment=augment,
         compile=compile_,
         on_nan=on_nan,
+        sync_bn=sync_bn,
         extra=extra,
     )
     _check_dataset_name(dataset)
     cfg = resolve(cfg)
+    if nproc is not None and nproc < 1:
+        raise UsageError(f"--nproc {nproc}: give 1 or more processes")
+    under_torchrun = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1
+    if nproc is not None and nproc > 1 and not under_torchrun:
+        from ganterm.launch import launch, without_option
+
+        raise SystemExit(launch(nproc, ["train", *without_option(sys.argv[1:], "--nproc")[1:]]))
+    dist = None
+    if under_torchrun:
+        from ganterm.gan.distributed import from_environment  # joins the process group (torch)
+
+        dist = from_environment()
+        if not dist.is_main:  # the monitor, the run directory and the progress line are rank 0's
+            raise SystemExit(_train_headless(cfg, dist, quiet=True))
     if headless or not sys.stdout.isatty():
-        raise SystemExit(_train_headless(cfg))
+        raise SystemExit(_train_headless(cfg, dist))
     from ganterm.sysmon import SystemSampler
     from ganterm.tui.app import run_train_app  # ~0.15 s of Textual, only for the TUI
 
     system = SystemSampler().start()  # its own thread: CPU, memory, GPUs for the pane and system.jsonl
     try:
-        code = run_train_app(cfg, None if colors == "auto" else colors, system)
+        code = run_train_app(cfg, None if colors == "auto" else colors, system, dist)
     finally:
         system.stop()
     raise SystemExit(code)
@@ -238,7 +265,8 @@ def _check_dataset_name(name: str) -> None:
     raise UsageError(f"unknown dataset {name!r}; choose one of: {', '.join(choices)}")
 
 
-def _train_headless(cfg) -> int:
+def _train_headless(cfg, dist=None, quiet: bool = False) -> int:
+    """The progress line instead of the TUI; `quiet` (DDP ranks other than 0): training only."""
     from ganterm.gan.control import Control
     from ganterm.gan.feed import Feed
     from ganterm.gan.train import Trainer  # imports torch (~1 s)
@@ -247,12 +275,18 @@ def _train_headless(cfg) -> int:
 
     feed, control = Feed(), Control()
     stop_on_signals(control)
+    if quiet:
+        try:
+            Trainer(cfg, feed, control, dist=dist).run()
+        finally:
+            dist.close()
+        return 0
     system = SystemSampler()
     system.record_run(feed)  # RUN/system.jsonl once the trainer has made RUN
     system.start()
     reporter = HeadlessReporter(feed, system=system)
     reporter.start()
-    trainer = Trainer(cfg, feed, control, progress=True, evaluator=default_evaluator())
+    trainer = Trainer(cfg, feed, control, progress=True, evaluator=default_evaluator(), dist=dist)
     stop_serving = serve_run_commands(trainer, feed, control)  # `ganterm view RUN` can pause it over SSH
     try:
         trainer.run()
@@ -260,6 +294,8 @@ def _train_headless(cfg) -> int:
         stop_serving()
         reporter.stop()
         system.stop()
+        if dist is not None:
+            dist.close()
     return 0
 
 
@@ -369,23 +405,39 @@ def stop_on_signals(control) -> None:
 
 @app.command()
 def view(
-    path: Annotated[Path, typer.Argument(help="A checkpoint (.pt) or a run directory (followed live).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="A checkpoint (.pt) or a run directory (followed live); several, or a folder of runs, "
+            "to compare them on the same charts.",
+            show_default=False,
+        ),
+    ],
     colors: Annotated[str, typer.Option(help="auto, truecolor, 256, 16, none.")] = "auto",
 ) -> None:
-    """Browse a checkpoint's curves and samples, or follow a run directory while it trains."""
+    """Browse a checkpoint's curves and samples, or follow a run directory while it trains; compare runs."""
+    from ganterm.gan.multirun import find_runs, is_run_dir
+
     if colors not in COLORS:
         raise UsageError(f"unknown --colors {colors!r}; choose one of: {', '.join(COLORS)}")
-    if not path.exists():
+    path = paths[0]
+    single = len(paths) == 1 and (path.is_file() or is_run_dir(path) or not path.is_dir())
+    if single and not path.exists():
         raise UsageError(f"no such checkpoint or run directory: {path}")
-    if path.is_dir() and not (path / "config.json").exists() and not (path / "metrics.jsonl").exists():
-        raise UsageError(f"{path} is not a ganterm run directory (no config.json or metrics.jsonl)")
-    if path.is_file():
-        from ganterm.gan.checkpoint import load_checkpoint
+    runs = [path] if single else find_runs(paths)
+    for run in runs:
+        if run.is_file():
+            from ganterm.gan.checkpoint import load_checkpoint
 
-        load_checkpoint(path)  # refuse bad or hostile files before any screen is drawn
-    from ganterm.tui.app import run_view_app
+            load_checkpoint(run)  # refuse bad or hostile files before any screen is drawn
+    color_arg = None if colors == "auto" else colors
+    if single:
+        from ganterm.tui.app import run_view_app
 
-    raise SystemExit(run_view_app(path, None if colors == "auto" else colors))
+        raise SystemExit(run_view_app(path, color_arg))
+    from ganterm.tui.app import run_compare_app
+
+    raise SystemExit(run_compare_app(runs, color_arg))
 
 
 @app.command()
@@ -612,6 +664,8 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except GantermError as e:
+        if os.environ.get("RANK", "0") not in ("", "0") and not getattr(e, "every_rank", False):
+            raise SystemExit(e.exit_code) from None  # rank 0 says it once for the whole run
         _fail(str(e), e.exit_code)
     except ClickException as e:
         hint = f" (see `{e.ctx.command_path} --help`)" if getattr(e, "ctx", None) else ""

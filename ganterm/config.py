@@ -205,6 +205,10 @@ class TrainConfig:
     compile: bool = False
     on_nan: str = "pause"
     n_samples: int = 64
+    # DDP: the processes of the run (set by the trainer from torchrun's environment; batch_size is per
+    # process, so the global batch is world_size * batch_size) and SyncBatchNorm on request
+    world_size: int = 1
+    sync_bn: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

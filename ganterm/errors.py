@@ -23,6 +23,14 @@ class CheckpointError(GantermError):
     """A checkpoint that cannot be read safely: missing, truncated, foreign, unsafe or too new."""
 
 
+class RankLostError(GantermError):
+    """Another process of a DDP run stopped answering (it died, or a collective timed out).
+
+    Every surviving rank says so; other errors are said once, by rank 0."""
+
+    every_rank = True
+
+
 def choices_message(what: str, value: object, choices: list[str] | tuple[str, ...]) -> str:
     """The one line for an unknown name: what was asked and what exists."""
     return f"unknown {what} {value!r}; choose one of: {', '.join(choices)}"

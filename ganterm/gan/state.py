@@ -17,7 +17,11 @@ from ganterm.gan.ema import EMA
 
 
 def plain(module: nn.Module) -> nn.Module:
-    """A module without its torch.compile wrapper: state dicts keep the plain parameter names."""
+    """A module without its torch.compile and DDP wrappers: state dicts keep the plain parameter names,
+    and sampling never enters DDP's forward (which every rank would have to call together)."""
+    module = getattr(module, "_orig_mod", module)
+    if isinstance(module, nn.parallel.DistributedDataParallel):
+        module = getattr(module.module, "carried", module.module)  # see gan/distributed.py
     return getattr(module, "_orig_mod", module)
 
 
@@ -42,7 +46,7 @@ class TrainingState:
     def sampling(self, name: str) -> nn.Module:
         """What samples and evaluation use: the weight average of `name` when the run keeps one."""
         ema = self.emas.get(name)
-        return ema.model if ema is not None else self.modules[name]
+        return ema.model if ema is not None else plain(self.modules[name])
 
     def sampling_modules(self) -> dict[str, nn.Module]:
         return {name: self.sampling(name) for name in self.modules}

@@ -28,6 +28,7 @@ from ganterm.gan.budget import TimeBudget
 from ganterm.gan.checkpoint import load_checkpoint, save_checkpoint, to_numpy_tree
 from ganterm.gan.control import Command, Control
 from ganterm.gan.device import has_fast_bf16, pick_device
+from ganterm.gan.distributed import Exchange, RankLostError, Solo
 from ganterm.gan.ema import EMA
 from ganterm.gan.feed import Feed
 from ganterm.gan.history import MetricHistory
@@ -64,8 +65,17 @@ class Trainer:
         *,
         progress: bool = False,
         evaluator: Evaluator | None = None,
+        dist: Solo | None = None,
     ) -> None:
         self.cfg = cfg
+        # This process's place in a DDP run (Solo: the only one). Rank 0 owns the feed's consumers, the
+        # run directory and checkpoints; every rank trains, and all apply rank 0's decisions together.
+        self.dist = dist or Solo()
+        cfg.world_size = self.dist.world_size
+        self._expired = False  # the time budget's verdict as rank 0 last sent it (DDP)
+        self._stop_agreed = False  # a stop every rank has heard of (DDP)
+        self._rank_rngs: list[Any] = []
+        self._metrics_finite = True  # the last published metric row (all ranks hold the same, averaged)
         self.progress = progress  # rich download/decode bars on stderr (headless); else the feed's message
         self.feed = feed or Feed()
         self.control = control or Control()
@@ -91,7 +101,7 @@ class Trainer:
         resume_ckpt = load_checkpoint(cfg.resume) if cfg.resume else None
         if resume_ckpt is not None:
             self._check_resume_config(resume_ckpt)
-        self.device = pick_device(cfg.device)
+        self.device = self.dist.device(pick_device(cfg.device))
         if recipe_key(cfg.dataset) in ("ring", "grid") and "OMP_NUM_THREADS" not in os.environ:
             # 2-D toy MLPs are far too small to split across cores; a second thread only waits (and on a
             # busy machine made ring ~50x slower). Fixed per dataset, so a resumed run computes the same.
@@ -100,7 +110,7 @@ class Trainer:
         np.random.seed(cfg.seed % 2**32)
         self.data = self._load_data()
         gen = torch.Generator(device=self.data.device if self.data.data is not None else self.device)
-        gen.manual_seed(cfg.seed)
+        gen.manual_seed(self.dist.rank_seed(cfg.seed))  # each rank draws its own batches
 
         self.algo: Algorithm = build_algorithm(cfg, self.data.shape, self.data.n_classes)
         self.state = self._build_state(gen)
@@ -157,7 +167,11 @@ class Trainer:
                 else default_run_dir(cfg.dataset, str(cfg.model))
             )
         )
-        self.writer = RunDirWriter(out, self._config_record(), resume=resume_ckpt is not None)
+        self.writer = (
+            RunDirWriter(out, self._config_record(), resume=resume_ckpt is not None)
+            if self.dist.is_main
+            else None
+        )
         self.run_dir = out
         self.feed.replace_history(self.history)
         self.feed.update(
@@ -179,8 +193,18 @@ class Trainer:
         family = f"{self.algo.name} / {cfg.model}" + (f" / {self._loss_name()}" if self.algo.loss else "")
         self._event(
             "start",
-            f"{what}: {cfg.dataset} / {family} on {self.device}{self._data_note()}",
+            f"{what}: {cfg.dataset} / {family} on {self._where()}{self._data_note()}",
             run_dir=str(out),
+            world_size=self.dist.world_size,
+            global_batch=self.dist.world_size * int(cfg.batch_size),
+        )
+
+    def _where(self) -> str:
+        if self.dist.world_size == 1:
+            return str(self.device)
+        n, b = self.dist.world_size, int(self.cfg.batch_size)
+        return (
+            f"{n} processes ({self.dist.backend}, {self.device.type}), global batch {n * b} ({b} per process)"
         )
 
     def _load_data(self) -> Any:
@@ -226,6 +250,9 @@ class Trainer:
         if cfg.g_ema:
             # Samples, evaluation and `ganterm sample` use the weight average when there is one.
             state.emas = {name: EMA(nets[name], float(cfg.g_ema)) for name in self.algo.ema_networks()}
+        # Under DDP the step calls the wrapped networks (gradients averaged in backward); samples,
+        # averages and state dicts reach the plain ones (`plain`). The optimizers hold the same parameters.
+        state.modules = {name: self.dist.wrap(net, bool(cfg.sync_bn)) for name, net in nets.items()}
         return state
 
     def _loss_name(self) -> str:
@@ -304,6 +331,7 @@ class Trainer:
             data_kind=self.data.kind,
             total_steps=None if self.total_steps == UNKNOWN_TOTAL else self.total_steps,
             device_resolved=str(self.device),
+            world_size=self.dist.world_size,
             layout=self.algo.layout.to_dict(),
             prior=self.prior.to_dict(),
             views=list(self.algo.views),
@@ -362,6 +390,9 @@ class Trainer:
                 for e in self.feed.events()[-200:]
             ],
             **self.state.state_dict(self.device),  # modules, emas, optimizers, lr_factor, step, rng
+            "world_size": self.dist.world_size,
+            # every rank's RNG, so a run resumed on as many processes continues exactly (rank 0's is "rng")
+            "rank_rngs": self._rank_rngs if self.dist.world_size > 1 else None,
             "fixed_latent": self.sampler.fixed_latent.state_dict(),
             "real_preview": self.sampler.real,
             "recon_batch": None if self.sampler.recon_batch is None else self.sampler.recon_batch.cpu(),
@@ -378,6 +409,7 @@ class Trainer:
         except (KeyError, RuntimeError) as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
             raise UsageError(f"--resume: the checkpoint's networks do not fit this run ({first})") from None
+        self._restore_rank_rng(ckpt)
         self.sampler.fixed_latent = Latent.from_state_dict(ckpt["fixed_latent"]).to(self.device)
         if ckpt.get("recon_batch") is not None:
             self.sampler.recon_batch = ckpt["recon_batch"].float().to(self.device)
@@ -391,6 +423,18 @@ class Trainer:
             self.history = MetricHistory.from_state_dict(to_numpy_tree(ckpt["history"]))
         if ckpt.get("health"):
             self.health.load_state_dict(ckpt["health"])
+
+    def _restore_rank_rng(self, ckpt: dict[str, Any]) -> None:
+        """Rank r > 0 continues its own batch stream when the checkpoint has one for it (same world size);
+        otherwise (resumed on more processes than saved it) it starts a fresh stream of its own."""
+        assert self.state is not None
+        if self.dist.rank == 0:
+            return
+        saved = ckpt.get("rank_rngs") or []
+        if len(saved) == self.dist.world_size:
+            self.state.load_rng_state(saved[self.dist.rank], self.device)
+        else:
+            self.state.gen.manual_seed(self.dist.rank_seed(int(self.cfg.seed)) + self.state.step)
 
     def _remember_good_state(self) -> None:
         """An in-memory copy to roll back to without touching the disk."""
@@ -410,20 +454,28 @@ class Trainer:
             raise
         try:
             self._loop()
+        except RankLostError as e:
+            self.feed.update(state="error", message=str(e))
+            self._event("error", f"training stopped: {e}")
+            last = self._save("error") or self.last_checkpoint  # rank 0 writes its weights alone
+            where = f"; last checkpoint: {last}" if last else ""
+            raise RankLostError(f"{e}; stopped at step {self.step}{where}") from None
         except Exception as e:
             self.feed.update(state="error", message=f"{type(e).__name__}: {e}")
             self._event("error", f"training stopped by {type(e).__name__}: {e}")
             self._save("error")  # never lose what was trained
             raise
         finally:
-            self.writer.close()
+            if self.writer is not None:
+                self.writer.close()
 
     def _loop(self) -> None:
         assert self.state is not None
         cfg = self.cfg
         pending: list[torch.Tensor] = []
         pending_steps: list[int] = []
-        check_each_step = self.device.type == "cpu"
+        # On the CPU a NaN is caught at its step; under DDP only at publish time, when every rank does.
+        check_each_step = self.device.type == "cpu" and self.dist.world_size == 1
         t_last, step_last = time.perf_counter(), self.step
         self._rate = 0.0
         self._publish_samples()
@@ -434,7 +486,7 @@ class Trainer:
             self.budget.start(self.step)
             self.total_steps = self._total_steps()
         while not self._done():
-            if self._apply_commands(self.control.drain()) == "stop" or self.control.stop_event.is_set():
+            if self._apply_commands(self._exchange(pending_steps)) == "stop" or self._stop_asked():
                 stop_reason = "stopped"
                 break
             if self.paused:
@@ -464,7 +516,7 @@ class Trainer:
                 t_last, step_last = now, self.step
                 self._flush(pending_steps, pending)
                 pending, pending_steps = [], []
-                if self.paused or self.control.stop_event.is_set():
+                if self.paused or self._stop_asked():
                     continue
             if self.step % int(cfg.sample_every) == 0:
                 self._publish_samples()
@@ -507,7 +559,39 @@ class Trainer:
     def _done(self) -> bool:
         if self.step_cap is not None and self.step >= self.step_cap:
             return True
+        if self.dist.world_size > 1:
+            return self._expired  # rank 0's clock, sent to all at the last exchange
         return self.budget is not None and self.budget.expired()
+
+    def _exchange(
+        self, pending: list[int] | None = None, queued: list[Command] | None = None
+    ) -> list[Command]:
+        """The commands to apply before the next step. One process: whatever the UI queued. Under DDP,
+        on the steps where metrics are published (so every rank is here together): rank 0's commands,
+        its time budget's verdict and step total go to all; a stop asked on any rank stops all."""
+        if self.dist.world_size == 1:
+            return self.control.drain()
+        if pending:  # mid publish interval: nothing crosses, nothing is applied
+            return []
+        mine = Exchange(
+            stop=self.control.stop_event.is_set(),
+            expired=self.budget is not None and self.budget.expired(),
+            total=self._total_steps() if self.budget is not None else 0,
+            commands=(self.control.drain() if queued is None else queued) if self.dist.is_main else [],
+        )
+        got = self.dist.exchange(mine)
+        if got.total:
+            self.total_steps = got.total
+        self._expired = got.expired
+        self._stop_agreed = self._stop_agreed or got.stop
+        return got.commands
+
+    def _stop_asked(self) -> bool:
+        """A stop (signal, `z`, health) ends the loop; under DDP only once every rank has heard of it, so
+        that all stop at the same step and write the last checkpoint together."""
+        if self.dist.world_size == 1:
+            return self.control.stop_event.is_set()
+        return self._stop_agreed
 
     def _decay_lr(self) -> None:
         """Scale every rate by the schedule's change since the last step; a rollback's lr scale survives."""
@@ -537,11 +621,15 @@ class Trainer:
     # publishing (the only host syncs)
     # ------------------------------------------------------------------------------------------
     def _flush(self, steps: list[int], rows: list[torch.Tensor]) -> None:
-        values = torch.stack(rows).cpu().numpy()  # one CPU-GPU sync point for `publish_every` steps
+        # one CPU-GPU sync point for `publish_every` steps (under DDP the rows are the ranks' average)
+        values = self.dist.mean(torch.stack(rows)).cpu().numpy()
+        self._metrics_finite = bool(np.isfinite(values[-1]).all())
+        if not self.dist.is_main:
+            return  # rank 0 publishes, writes and watches health
         steps_arr = np.asarray(steps, np.int64)
         names = tuple(self.algo.metrics)
-        if self.budget is not None:
-            self.total_steps = self._total_steps()
+        if self.budget is not None and self.dist.world_size == 1:
+            self.total_steps = self._total_steps()  # under DDP it arrives with the exchange
         remaining = self.total_steps - self.step
         eta = remaining / self._rate if self._rate > 0 else None
         if self.budget is not None:
@@ -584,6 +672,15 @@ class Trainer:
         if alert.kind != "nonfinite":
             return
         action = self.cfg.on_nan
+        if self.dist.world_size > 1:
+            # Rank 0 decides; every rank applies it at the next exchange (the same step everywhere).
+            if action == "rollback":
+                self.control.rollback(lr_scale=0.5)
+            elif action == "stop":
+                self.control.stop("non-finite loss")
+            else:
+                self.control.pause()
+            return
         if action == "rollback":
             self._rollback(lr_scale=0.5, loss_name=None)
         elif action == "stop":
@@ -594,6 +691,8 @@ class Trainer:
             self._event("pause", f"paused at step {self.step}: non-finite loss or gradient")
 
     def _publish_samples(self) -> None:
+        if not self.dist.is_main:
+            return  # samples, their health checks and the run directory are rank 0's
         self.sampler.step = self.step
         frame = self.sampler.fixed()
         self.feed.publish_samples(frame)
@@ -606,7 +705,7 @@ class Trainer:
 
     def _publish_view(self) -> None:
         """The extra view the UI shows (traversal, one class, reconstructions), from the same weights."""
-        if self.view_spec is None:
+        if self.view_spec is None or not self.dist.is_main:
             return
         self.sampler.step = self.step
         frame = self.sampler.view_frame(self.view_spec)
@@ -615,7 +714,7 @@ class Trainer:
 
     def _evaluate(self) -> None:
         """The run's quality figures from the evaluator the caller handed in, in this thread."""
-        if self.evaluator is None:
+        if self.evaluator is None or not self.dist.is_main:
             return
         self.sampler.step = self.step
         try:
@@ -655,6 +754,25 @@ class Trainer:
                 f"last good checkpoint: {self.last_checkpoint}",
             )
             return None
+        agree: dict[str, Any] = {}
+        if self.dist.world_size > 1:
+            if reason == "error":  # a rank is lost: no collective can run; rank 0 writes what it has
+                self._rank_rngs = []
+            else:
+                self._rank_rngs = self.dist.gather(self.state.rng_state(self.device))
+                agree = self.dist.agreement(self.state.all_params(), self._control_fingerprint())
+        if not self.dist.is_main or self.writer is None:
+            self._saved_step = self.step
+            if self._metrics_finite:
+                self._remember_good_state()  # every rank rolls back to the same weights
+            return None
+        if agree and (agree["ranks_max_diff"] > 0 or not agree["ranks_same_control"]):
+            self._event(
+                "warning",
+                f"the {agree['ranks']} processes disagree at step {self.step} (largest weight-sum "
+                f"difference {agree['ranks_max_diff']:.3g}, same control state: "
+                f"{agree['ranks_same_control']}); writing rank 0's",
+            )
         path = self.writer.checkpoint_path(self.step)
         payload = self.state_payload()
         try:
@@ -675,10 +793,22 @@ class Trainer:
             return None
         self.last_checkpoint = path
         self._saved_step = self.step
-        if all(math.isfinite(v) for v in self.feed.snapshot.metrics.values()):
+        if self._metrics_finite:
             self._remember_good_state()
-        self._event("checkpoint", f"saved {path} ({reason})", path=str(path), reason=reason)
+        self._event("checkpoint", f"saved {path} ({reason})", path=str(path), reason=reason, **agree)
         return path
+
+    def _control_fingerprint(self) -> dict[str, Any]:
+        """What every rank must agree on between steps: a command applied at different steps shows here."""
+        assert self.state is not None
+        return {
+            "step": self.step,
+            "loss": self._loss_name(),
+            "n_critic": getattr(self.algo, "n_critic", 1),
+            "swaps": [dict(sw) for sw in self.swaps],
+            "lrs": self.state.lrs(),
+            "paused": self.paused,
+        }
 
     # ------------------------------------------------------------------------------------------
     # commands from the UI (applied between steps)
@@ -705,7 +835,7 @@ class Trainer:
             self.swap_loss(str(args["name"]))
         elif name == "checkpoint":
             self._save(str(args.get("reason", "manual")))
-        elif name == "resample":
+        elif name == "resample" and self.dist.is_main:
             seed = args.get("seed")
             self.sampler.step = self.step
             self.feed.publish_samples(
@@ -762,6 +892,16 @@ class Trainer:
 
     def _wait_paused(self) -> str | None:
         while self.paused:
+            if self.dist.world_size > 1:
+                # rank 0 waits for a key, then every rank takes the same commands; the others wait in the
+                # exchange meanwhile (at most a tenth of a second, far below the collectives' timeout)
+                waiting: list[Command] = []
+                if self.dist.is_main:
+                    first = self.control.wait(0.1)
+                    waiting = [first, *self.control.drain()] if first is not None else []
+                if self._apply_commands(self._exchange(None, waiting)) == "stop" or self._stop_asked():
+                    return "stop"
+                continue
             if self.control.stop_event.is_set():
                 return "stop"
             cmd = self.control.wait(0.1)

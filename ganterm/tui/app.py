@@ -13,7 +13,7 @@ import signal
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import textual.constants
 from textual.app import App
@@ -25,6 +25,7 @@ from ganterm.gan.control import Control
 from ganterm.gan.feed import Feed
 from ganterm.render.terminal import detect_color_system
 from ganterm.sysmon import ReadingSource, SystemSampler
+from ganterm.tui.screens.compare import CompareScreen
 from ganterm.tui.screens.monitor import MonitorScreen
 from ganterm.tui.screens.train import TrainScreen
 from ganterm.tui.screens.view import ViewScreen
@@ -82,8 +83,11 @@ def resolve_color_system(colors: str | None) -> str:
     return detect_color_system(os.environ, colors)
 
 
-def train_app(cfg: TrainConfig, colors: str | None = None, system: ReadingSource | None = None) -> GantermApp:
-    """The app `ganterm train` runs (tests build it the same way); `system` feeds the system pane."""
+def train_app(
+    cfg: TrainConfig, colors: str | None = None, system: ReadingSource | None = None, dist: Any = None
+) -> GantermApp:
+    """The app `ganterm train` runs (tests build it the same way); `system` feeds the system pane;
+    `dist` is rank 0's place in a DDP run (None: one process)."""
     feed, control = Feed(), Control()
     feed.update(
         state="starting",
@@ -103,7 +107,7 @@ def train_app(cfg: TrainConfig, colors: str | None = None, system: ReadingSource
         try:
             from ganterm.eval.quality import evaluate_sampler
 
-            Trainer(cfg, feed, control, evaluator=evaluate_sampler).run()
+            Trainer(cfg, feed, control, evaluator=evaluate_sampler, dist=dist).run()
         finally:
             done.set()
 
@@ -169,11 +173,13 @@ def run_app(app: GantermApp) -> int:
     return app.return_code or 0
 
 
-def run_train_app(cfg: TrainConfig, colors: str | None, system: SystemSampler | None = None) -> int:
+def run_train_app(
+    cfg: TrainConfig, colors: str | None, system: SystemSampler | None = None, dist: Any = None
+) -> int:
     """Train `cfg` under the monitor; the exit code (0 after `q`, once the final checkpoint is written).
 
     `system` (started and stopped by the caller) feeds the pane and records RUN/system.jsonl."""
-    app = train_app(cfg, colors, system)
+    app = train_app(cfg, colors, system, dist)
     if system is not None:
         system.record_run(app.monitor.feed)
     code = run_app(app)
@@ -187,3 +193,16 @@ def run_train_app(cfg: TrainConfig, colors: str | None, system: SystemSampler | 
 def run_view_app(path: Path, colors: str | None) -> int:
     """View a checkpoint file or follow a run directory; the exit code."""
     return run_app(view_app(path, colors))
+
+
+def compare_app(paths: list[Path], colors: str | None = None) -> GantermApp:
+    """The app `ganterm view A B ...` runs: the runs (directories or checkpoints, as `find_runs` lists
+    them) overlaid on the same charts."""
+    color_system = resolve_color_system(colors)
+    screen = CompareScreen([Path(p) for p in paths], color_system=color_system)
+    return GantermApp(screen, color_system if colors else None)
+
+
+def run_compare_app(paths: list[Path], colors: str | None) -> int:
+    """Compare several runs; the exit code."""
+    return run_app(compare_app(paths, colors))

@@ -1,0 +1,215 @@
+"""DDP on the CPU: 2 processes over gloo, through the real CLI (`--nproc 2` and torchrun itself).
+
+Each launch costs a few seconds of process start-up and rendezvous, so runs are short and shared: one
+run directory is checked for everything a run must write once, the signal and killed-rank tests use
+an endless ring run, and the longer ones (every algorithm, resume across world sizes) are marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+from fault_helpers import ENDLESS_RING, cli_env, events, metric_steps, one_line_error, run_cli, wait_for
+
+from ganterm.commands_channel import send_command
+from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint
+
+RING = ("train", "ring", "--headless", "--eval-every", "0", "--sample-every", "1000")
+
+
+def launch(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganterm", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(GANTERM_DIST_TIMEOUT="30"),
+    )
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    ckpt = load_checkpoint(path)
+    return {f"{n}.{k}": v for n, sd in ckpt["modules"].items() for k, v in sd.items()}
+
+
+def checkpoint_events(run: Path) -> list[dict]:
+    if not (run / "events.jsonl").exists():
+        return []
+    return [e for e in events(run) if e["kind"] == "checkpoint"]
+
+
+def ranks(launcher: psutil.Process) -> dict[int, psutil.Process]:
+    """The training processes under a launcher, by their RANK."""
+    out = {}
+    for child in launcher.children(recursive=True):
+        try:
+            env = child.environ()
+        except (psutil.AccessDenied, psutil.NoSuchProcess):
+            continue
+        if "RANK" in env and "-m" in child.cmdline():
+            out[int(env["RANK"])] = child
+    return out
+
+
+def test_two_processes_write_one_run_and_resume_exactly(tmp_path):
+    run = tmp_path / "ddp"
+    r = run_cli(*RING, "--steps", "40", "--ckpt-every", "20", "--nproc", "2", "--out", str(run))
+    assert r.returncode == 0, r.stderr
+    assert metric_steps(run) == list(range(1, 41))  # each step once, by rank 0 alone
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["world_size"] == 2
+    start = events(run)[0]
+    assert start["world_size"] == 2 and start["global_batch"] == 2 * cfg["batch_size"]
+    assert "2 processes (gloo, cpu)" in start["message"]
+    ckpts = checkpoint_events(run)
+    assert [e["step"] for e in ckpts] == [20, 40]
+    # the consistency check before each write: equal weights and control state on both ranks
+    assert all(e["ranks"] == 2 and e["ranks_max_diff"] == 0.0 and e["ranks_same_control"] for e in ckpts)
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(abs(x["d_loss"]) < 100 and abs(x["g_loss"]) < 100 for x in lines)
+    ckpt = load_checkpoint(checkpoint_files(run)[-1])
+    assert ckpt["world_size"] == 2 and len(ckpt["rank_rngs"]) == 2
+
+    # torchrun itself, resuming at step 20 on the same world size: the same weights at step 40
+    again = tmp_path / "again"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    resume = ("--resume", str(run / "checkpoints" / "ckpt_0000020.pt"), "--out", str(again))
+    r = subprocess.run(
+        [*torchrun, "-m", "ganterm", *RING, "--steps", "40", *resume],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stderr
+    a, b = weights(checkpoint_files(run)[-1]), weights(checkpoint_files(again)[-1])
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_loss_swap_is_applied_by_both_ranks_at_the_same_step(tmp_path):
+    run = tmp_path / "swap"
+    proc = launch(*ENDLESS_RING, "--nproc", "2", "--out", str(run))
+    try:
+        wait_for("training", lambda: len(metric_steps(run)) >= 20, proc)
+        send_command(run, "swap_loss", {"value": "lsgan"})
+        wait_for("the swap", lambda: any(e["kind"] == "swap" for e in events(run)), proc)
+        send_command(run, "checkpoint")
+        wait_for("a checkpoint", lambda: checkpoint_events(run), proc)
+        send_command(run, "stop")
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    swap = next(e for e in events(run) if e["kind"] == "swap")
+    assert swap["step"] % 10 == 0  # applied at an exchange (every publish interval), not mid-interval
+    # both ranks hold the same swap list (step included) and rates: their control states are equal
+    assert all(e["ranks_same_control"] and e["ranks_max_diff"] == 0.0 for e in checkpoint_events(run))
+    ckpt = load_checkpoint(checkpoint_files(run)[-1])
+    assert ckpt["loss_name"] == "lsgan" and ckpt["swaps"][0]["step"] == swap["step"]
+
+
+def test_sigterm_to_the_launcher_stops_every_rank_after_a_final_checkpoint(tmp_path):
+    run = tmp_path / "term"
+    proc = launch(*ENDLESS_RING, "--nproc", "2", "--out", str(run))
+    try:
+        wait_for("training", lambda: len(metric_steps(run)) >= 20, proc)
+        workers = ranks(psutil.Process(proc.pid))
+        assert sorted(workers) == [0, 1]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    for worker in workers.values():
+        assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+    end = events(run)[-1]
+    assert end["kind"] == "end" and end["reason"] == "stopped"
+    last = checkpoint_events(run)[-1]
+    assert last["reason"] == "stop" and last["ranks_same_control"]
+    assert load_checkpoint(checkpoint_files(run)[-1])["step"] == end["step"]
+
+
+def test_a_killed_rank_stops_the_others_with_one_line(tmp_path):
+    run = tmp_path / "kill"
+    args = [*ENDLESS_RING, "--nproc", "2", "--out", str(run)]
+    args[args.index("--ckpt-every") + 1] = "20"
+    proc = launch(*args)
+    try:
+        wait_for("a checkpoint", lambda: len(checkpoint_events(run)) >= 1, proc)
+        ranks(psutil.Process(proc.pid))[1].kill()
+        t0 = time.monotonic()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert time.monotonic() - t0 < 90  # no hang: the collectives time out at 30 s here at worst
+    assert proc.returncode != 0
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("ganterm: error:")]
+    assert any("process 1 of 2 was killed by SIGKILL" in line for line in lines), err
+    ckpt = load_checkpoint(checkpoint_files(run)[-1])  # the last checkpoint loads
+    assert ckpt["step"] >= 20
+
+
+@pytest.mark.slow
+def test_resume_across_world_sizes(tmp_path):
+    two, one, back = tmp_path / "two", tmp_path / "one", tmp_path / "back"
+    r = run_cli(*RING, "--steps", "30", "--nproc", "2", "--out", str(two))
+    assert r.returncode == 0, r.stderr
+    r = run_cli(*RING, "--steps", "50", "--resume", str(checkpoint_files(two)[-1]), "--out", str(one))
+    assert r.returncode == 0, r.stderr
+    assert "on cpu" in events(one)[0]["message"] and load_checkpoint(checkpoint_files(one)[-1])["step"] == 50
+    r = run_cli(
+        *RING, "--steps", "70", "--nproc", "2", "--resume", str(checkpoint_files(one)[-1]), "--out", str(back)
+    )
+    assert r.returncode == 0, r.stderr
+    ckpt = load_checkpoint(checkpoint_files(back)[-1])
+    assert ckpt["step"] == 70 and ckpt["world_size"] == 2
+    assert metric_steps(back) == list(range(51, 71))
+    assert all(e["ranks_max_diff"] == 0.0 for e in checkpoint_events(back))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["gan", "cgan", "infogan", "vae"])
+def test_every_algorithm_trains_on_two_processes(tmp_path, algo):
+    run = tmp_path / algo
+    r = run_cli(
+        "train", "shapes", "--algo", algo, "--steps", "20", "--headless", "--eval-every", "0",
+        "--nproc", "2", "--out", str(run), timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert metric_steps(run) == list(range(1, 21))
+    assert all(e["ranks_max_diff"] == 0.0 and e["ranks_same_control"] for e in checkpoint_events(run))
+    assert (run / "samples").is_dir()
+
+
+def test_a_health_decision_is_taken_by_rank_0_and_applied_by_both(tmp_path):
+    run = tmp_path / "nan"
+    r = run_cli(
+        *RING, "--steps", "50", "--ckpt-every", "20", "--inject-nan-at", "25", "--on-nan", "rollback",
+        "--nproc", "2", "--out", str(run),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    evs = events(run)
+    alert = next(e for e in evs if e["kind"] == "alert")
+    rollback = next(e for e in evs if e["kind"] == "rollback")
+    assert alert["step"] == 25 and rollback["step"] == 30 and rollback["to_step"] == 20
+    # had only rank 0 rolled back, rank 1 would still hold NaN weights and the sums would differ
+    last = checkpoint_events(run)[-1]
+    assert last["step"] == 50 and last["ranks_max_diff"] == 0.0 and last["ranks_same_control"]
+
+
+def test_sync_bn_on_the_cpu_is_one_clear_line(tmp_path):
+    r = run_cli(*RING, "--steps", "5", "--nproc", "2", "--sync-bn", "--out", str(tmp_path / "sbn"))
+    assert one_line_error(r).startswith("ganterm: error: --sync-bn needs CUDA GPUs")
+    assert r.returncode == 2
