@@ -8,6 +8,8 @@ an endless ring run, and the longer ones (every algorithm, resume across world s
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -213,3 +215,30 @@ def test_sync_bn_on_the_cpu_is_one_clear_line(tmp_path):
     r = run_cli(*RING, "--steps", "5", "--nproc", "2", "--sync-bn", "--out", str(tmp_path / "sbn"))
     assert one_line_error(r).startswith("ganterm: error: --sync-bn needs CUDA GPUs")
     assert r.returncode == 2
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_rank_0_shows_the_monitor_in_a_real_terminal_and_q_stops_both(tmp_path):
+    socket, out, rc_file = f"ganterm-ddp-{os.getpid()}", tmp_path / "run", tmp_path / "rc"
+    command = (
+        f"unset COLUMNS LINES; cd {tmp_path} && {sys.executable} -m ganterm train ring --steps 100000 "
+        f"--nproc 2 --out {out}; echo $? > {rc_file}; sleep 60"
+    )
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", socket, *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    tmux("new-session", "-d", "-s", "gt", "-x", "120", "-y", "40", command)
+    try:
+        wait_for("the monitor", lambda: "RUNNING" in tmux("capture-pane", "-p", "-t", "gt"))
+        assert "cpu ×2" in tmux("capture-pane", "-p", "-t", "gt")
+        tmux("send-keys", "-t", "gt", "q")
+        wait_for("the exit code", rc_file.exists)
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+    assert rc_file.read_text().strip() == "0"
+    last = checkpoint_events(out)[-1]
+    assert last["reason"] == "stop" and last["ranks_same_control"] and last["ranks_max_diff"] == 0.0
+    assert events(out)[-1]["kind"] == "end"

@@ -184,7 +184,9 @@ class Trainer:
             layout=self.algo.layout,
             views=tuple(self.algo.views),
             prior=self.prior.to_dict(),
-            device=str(self.device),
+            device=str(self.device)
+            if self.dist.world_size == 1
+            else f"{self.device} ×{self.dist.world_size}",
             total_steps=0 if self.total_steps == UNKNOWN_TOTAL else self.total_steps,
             run_dir=str(out),
             step=self.step,
