@@ -61,7 +61,7 @@ class Solo:
     def device(self, requested: torch.device) -> torch.device:
         return requested
 
-    def wrap(self, module: nn.Module, sync_bn: bool = False) -> nn.Module:
+    def wrap(self, module: nn.Module, sync_bn: bool = False, find_unused: bool = False) -> nn.Module:
         return module
 
     def mean(self, x: torch.Tensor) -> torch.Tensor:
@@ -152,7 +152,7 @@ class Ranks(Solo):
             raise UsageError("under torchrun with GPUs, use --device cuda (one GPU per process) or auto")
         return requested
 
-    def wrap(self, module: nn.Module, sync_bn: bool = False) -> nn.Module:
+    def wrap(self, module: nn.Module, sync_bn: bool = False, find_unused: bool = False) -> nn.Module:
         if not any(p.requires_grad for p in module.parameters()):
             return module
         if sync_bn:
@@ -163,7 +163,9 @@ class Ranks(Solo):
                 )
             module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
         ids = [self.local_rank] if self.backend == "nccl" else None
-        return _DDP(_Methods(module), device_ids=ids, **_NO_FORWARD_BUFFER_SYNC)
+        return _DDP(
+            _Methods(module), device_ids=ids, find_unused_parameters=find_unused, **_NO_FORWARD_BUFFER_SYNC
+        )
 
     def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:

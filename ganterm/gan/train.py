@@ -37,6 +37,7 @@ from ganterm.gan.prior import Latent
 from ganterm.gan.rundir import RunDirWriter, default_run_dir
 from ganterm.gan.sampling import Sampler
 from ganterm.gan.schedule import lr_factor
+from ganterm.gan.shape_check import check_shapes
 from ganterm.gan.state import TrainingState, plain
 
 __all__ = ["UNKNOWN_TOTAL", "Evaluator", "Trainer", "has_fast_bf16", "pick_device"]
@@ -75,6 +76,7 @@ class Trainer:
         self._expired = False  # the time budget's verdict as rank 0 last sent it (DDP)
         self._stop_agreed = False  # a stop every rank has heard of (DDP)
         self._rank_rngs: list[Any] = []
+        self._setup_notes: list[str] = []  # said once the run directory exists
         self._metrics_finite = True  # the last published metric row (all ranks hold the same, averaged)
         self.progress = progress  # rich download/decode bars on stderr (headless); else the feed's message
         self.feed = feed or Feed()
@@ -115,6 +117,9 @@ class Trainer:
         self.algo: Algorithm = build_algorithm(cfg, self.data.shape, self.data.n_classes)
         self.state = self._build_state(gen)
         self.algo.setup(self.state)
+        # one batch through G and D: a network that does not fit the data fails here, in one line
+        nets = {name: plain(m) for name, m in self.state.modules.items()}
+        check_shapes(self.algo, nets, self.data, int(cfg.batch_size), self.device)
         self.prior = self.algo.prior
 
         n_fixed = cfg.n_samples if self.data.kind == "images" else 1000
@@ -200,6 +205,8 @@ class Trainer:
             world_size=self.dist.world_size,
             global_batch=self.dist.world_size * int(cfg.batch_size),
         )
+        for note in self._setup_notes:
+            self._event("info", note)
 
     def _where(self) -> str:
         if self.dist.world_size == 1:
@@ -254,8 +261,45 @@ class Trainer:
             state.emas = {name: EMA(nets[name], float(cfg.g_ema)) for name in self.algo.ema_networks()}
         # Under DDP the step calls the wrapped networks (gradients averaged in backward); samples,
         # averages and state dicts reach the plain ones (`plain`). The optimizers hold the same parameters.
-        state.modules = {name: self.dist.wrap(net, bool(cfg.sync_bn)) for name, net in nets.items()}
+        unused = self._parameters_without_gradient(nets) if self.dist.world_size > 1 else {}
+        for name, params in unused.items():
+            shown = ", ".join(params[:3]) + (f" and {len(params) - 3} more" if len(params) > 3 else "")
+            self._setup_notes.append(
+                f"{name} has parameters that get no gradient ({shown}): DDP looks for unused "
+                "parameters in each of its backward passes (find_unused_parameters)"
+            )
+        state.modules = {
+            name: self.dist.wrap(net, bool(cfg.sync_bn), find_unused=name in unused)
+            for name, net in nets.items()
+        }
         return state
+
+    def _parameters_without_gradient(self, nets: dict[str, torch.nn.Module]) -> dict[str, list[str]]:
+        """Names of each network's trainable parameters that one step of the algorithm leaves without a
+        gradient. DDP must be told of those (or it waits for their gradients for ever and fails at the
+        next step); looking for them in every backward costs a graph walk, so only networks that have
+        some pay it. The step runs once on copies, with a rate of 0 and its own RNG."""
+        import copy
+
+        probe = TrainingState(copy.deepcopy(nets), {}, torch.Generator(self.device).manual_seed(0))
+        for name, (members, _) in self.algo.optimizer_groups().items():
+            probe.optimizers[name] = torch.optim.SGD(probe.params(*members), lr=0.0)
+        self.algo.setup(probe)
+        ctx = StepContext(
+            batch=lambda n: tuple(
+                None if t is None else t.to(self.device) for t in self.data.sample_xy(n, probe.gen)
+            ),  # type: ignore[arg-type]
+            batch_size=min(int(self.cfg.batch_size), 16),
+            device=self.device,
+            autocast=None,
+            step=0,
+        )
+        self.algo.step(probe, ctx)
+        return {
+            name: missing
+            for name, net in probe.modules.items()
+            if (missing := [n for n, p in net.named_parameters() if p.requires_grad and p.grad is None])
+        }
 
     def _loss_name(self) -> str:
         return self.algo.loss.name if self.algo.loss is not None else ""
