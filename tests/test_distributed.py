@@ -182,17 +182,39 @@ def test_resume_across_world_sizes(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", ["gan", "cgan", "infogan", "vae"])
-def test_every_algorithm_trains_on_two_processes(tmp_path, algo):
-    run = tmp_path / algo
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--algo", "gan"),
+        ("--algo", "cgan"),
+        ("--algo", "infogan"),
+        ("--algo", "vae"),
+        ("--loss", "wgan-gp"),  # the penalty's autograd.grad through a DDP-wrapped D
+        ("--r1", "1", "--g-ema", "0.999", "--augment", "translation"),
+    ],
+    ids=["gan", "cgan", "infogan", "vae", "wgan-gp", "r1-ema-augment"],
+)
+def test_every_algorithm_and_penalty_trains_on_two_processes(tmp_path, options):
+    run = tmp_path / "run"
     r = run_cli(
-        "train", "shapes", "--algo", algo, "--steps", "20", "--headless", "--eval-every", "0",
+        "train", "shapes", *options, "--steps", "20", "--headless", "--eval-every", "0",
         "--nproc", "2", "--out", str(run), timeout=300,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert metric_steps(run) == list(range(1, 21))
     assert all(e["ranks_max_diff"] == 0.0 and e["ranks_same_control"] for e in checkpoint_events(run))
     assert (run / "samples").is_dir()
+
+
+@pytest.mark.slow
+def test_a_time_budget_ends_every_rank_at_the_same_step(tmp_path):
+    run = tmp_path / "budget"
+    r = run_cli(*RING, "--time", "6s", "--nproc", "2", "--out", str(run))
+    assert r.returncode == 0, r.stderr
+    end = events(run)[-1]
+    assert end["kind"] == "end" and end["reason"] == "finished"
+    last = checkpoint_events(run)[-1]
+    assert last["step"] == end["step"] and last["ranks_same_control"] and last["ranks_max_diff"] == 0.0
 
 
 def test_a_health_decision_is_taken_by_rank_0_and_applied_by_both(tmp_path):
