@@ -4,7 +4,8 @@
 
 Budgets: a 120x30 chart redraw (plotext, then its ANSI decoded into Segments) <= 15 ms at any history
 length; an 8x8 grid of 28x28 grey samples <= 5 ms per frame including Segment building; a MetricHistory
-grows RSS by <= 20 MB over 1e6 steps.
+grows RSS by <= 20 MB over 1e6 steps; the compare view (`ganterm view A B C D`) of 4 runs of 1e6 steps
+redraws both its charts, Strips included, in <= 25 ms at 160x50.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from importlib.metadata import version
 import numpy as np
 from rich.console import Console
 
+from ganterm.gan.feed import Feed
 from ganterm.gan.history import METRIC_COLUMNS, MetricHistory
 from ganterm.render.ansi import AnsiLines
 from ganterm.render.chart import ChartSeries, render_line_chart
@@ -98,6 +100,45 @@ def bench_charts(repeat: int) -> list[tuple[int, int, float, float, float]]:
     return rows
 
 
+def bench_compare(repeat: int, runs: int = 4, steps: int = 1_000_000) -> tuple[tuple[int, int], ...]:
+    """Both charts of the real compare screen at 160x50 over `runs` histories of `steps` steps, redrawn
+    from scratch (feed reads, downsampling, plotext, ANSI decoding, Strips) as after new data; returns
+    (chart size, timings) per chart and the timing of both together."""
+    import asyncio
+    from pathlib import Path
+
+    from ganterm.tui.app import GantermApp
+    from ganterm.tui.screens.compare import CompareScreen
+    from ganterm.tui.widgets.charts import CompareChart
+
+    feeds = [Feed(fill_history(steps, seed=i)) for i in range(runs)]
+    names = [Path(f"runs/mnist-{loss}-seed0") for loss in ("hinge", "ns", "wgan-gp", "lsgan", "rgan")[:runs]]
+    screen = CompareScreen(names, feeds=feeds, color_system="truecolor", chart_interval=0)
+    out: dict[str, object] = {}
+
+    async def measure() -> None:
+        app = GantermApp(screen)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.pause()
+            charts = list(screen.query(CompareChart))
+
+            def redraw(_: int) -> None:
+                for chart in charts:
+                    chart._key = None  # as when a run's new rows arrive: render() draws again
+                    width, height = chart.size
+                    chart._to_strips(chart.render(), width, height, chart.rich_style)
+
+            redraw(0)  # warm-up
+            before = [c.renders for c in charts]
+            out["sizes"] = [tuple(c.content_size) for c in charts]
+            out["series"] = [len(c.chart_series()) for c in charts]
+            out["timed"] = timed(redraw, repeat)
+            assert [c.renders for c in charts] == [n + repeat for n in before], "charts were not redrawn"
+
+    asyncio.run(measure())
+    return out  # type: ignore[return-value]
+
+
 def digit_like(n: int, rng: np.random.Generator) -> np.ndarray:
     """Rings on black: long equal runs, like MNIST digits."""
     yy, xx = np.mgrid[:28, :28]
@@ -153,6 +194,12 @@ def main() -> None:
         times = (cold, median, best, cpu)
         cells = (system, content, f"{h}x{w}", segments, *(f"{t:.2f}" for t in times))
         print(" ".join(f"{c:>10}" for c in cells))
+
+    compare = bench_compare(args.repeat)
+    sizes = ", ".join(f"{w}x{h}" for w, h in compare["sizes"])
+    median, best, cpu = compare["timed"]
+    print(f"\ncompare view, 4 runs x 1e6 steps, 160x50, both charts ({sizes}) incl. Strips (budget 25 ms)")
+    print(f"lines per chart {compare['series']}; median {median:.2f} ms, min {best:.2f} ms, CPU {cpu:.2f} ms")
 
     print("\nMetricHistory over 1e6 steps (budget 20 MB)")
     print(f"RSS growth {growth:.1f} MB; arrays held {nbytes / 2**20:.1f} MB")

@@ -104,7 +104,7 @@ async def test_view_checkpoint(ring_run):
         await pilot.press("i")
         await wait_for(pilot, lambda: "interpolation" in panel.caption, "interpolation")
         assert panel.cols_hint == 8
-        await pilot.press("f")
+        await pilot.press("n")
         await wait_for(pilot, lambda: panel.caption.endswith("fixed noise"), "fixed noise")
 
         config = app.screen.query_one(ConfigPanel)

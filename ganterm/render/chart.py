@@ -8,7 +8,9 @@ plotext draws on one module-global figure: a lock makes concurrent renders take 
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 import threading
 import warnings
 from collections.abc import Sequence
@@ -26,6 +28,7 @@ _LOCK = threading.Lock()
 _LINE_POINTS_PER_COLUMN = 2
 _BAND_COLUMNS_PER_POINT = 2
 _BAND_STYLE = "dim"
+_CURSOR_COLOR = "yellow"  # the step scrubber's line; markers are grey
 
 
 @dataclass
@@ -301,18 +304,47 @@ def _plot(
     return x0, x1, y0, y1
 
 
-def _prepare(
-    s: ChartSeries, columns: int, log: bool, smoothing: float
-) -> list[tuple[list[float], list[float]]]:
-    """The series' line and, when it has one, its band edges: finite, cut down, smoothed, transformed."""
+@dataclass
+class _Prepared:
+    """A series ready for plotext: its line, the raw points behind a smoothed line, its band edges."""
+
+    line: tuple[list[float], list[float]]
+    raw: tuple[list[float], list[float]] | None
+    band: list[tuple[list[float], list[float]]]
+
+    def drawn(self) -> list[tuple[list[float], list[float]]]:
+        parts = [self.line, *self.band, *([self.raw] if self.raw else [])]
+        return [(x, y) for x, y in parts if x]
+
+
+def _in_window(s: ChartSeries, x_window: tuple[float, float] | None) -> ChartSeries:
+    """The series cut to x_window, so y limits come from the data inside it, not the whole run."""
+    if x_window is None:
+        return s
+    keep = (s.x >= x_window[0]) & (s.x <= x_window[1])
+    if keep.all():
+        return s
+    lo = s.lo[keep] if s.lo is not None else None
+    hi = s.hi[keep] if s.hi is not None else None
+    return ChartSeries(s.name, s.x[keep], s.y[keep], s.color, lo, hi)
+
+
+def _prepare(s: ChartSeries, columns: int, log: bool, smoothing: float, raw: bool) -> _Prepared:
+    """The series' line (and raw points, band edges when asked for): finite, cut, smoothed, transformed."""
+
+    def out(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
+        return _finite(x, symlog(y) if log else y)
+
     x, y = downsample_mean(s.x, s.y, columns * _LINE_POINTS_PER_COLUMN)
-    if smoothing:
-        y = ema(y, smoothing)
-    parts = [(x, y)]
+    # The EMA runs over the cut-down points (as TensorBoard smooths its sampled ones); the raw points
+    # are those same points unsmoothed, so both cost the same whatever the run's length.
+    raw_part = out(x, y) if raw and smoothing else None
+    line = out(x, ema(y, smoothing) if smoothing else y)
+    band = []
     if s.lo is not None and s.hi is not None:
         bx, lo, hi = downsample_minmax(s.x, s.lo, s.hi, max(1, columns // _BAND_COLUMNS_PER_POINT))
-        parts += [(bx, lo), (bx, hi)]
-    return [_finite(px, symlog(py) if log else py) for px, py in parts]
+        band = [out(bx, lo), out(bx, hi)]
+    return _Prepared(line, raw_part, band)
 
 
 def render_line_chart(
@@ -327,6 +359,10 @@ def render_line_chart(
     colors: bool = True,
     smoothing: float = 0.0,
     ascii_only: bool = False,
+    raw: bool = False,
+    x_window: tuple[float, float] | None = None,
+    cursor: float | None = None,
+    raster_lines: bool = False,
 ) -> str:
     """The chart as `height` lines of `width` cells (ANSI colours unless colors=False), no trailing newline.
 
@@ -336,39 +372,162 @@ def render_line_chart(
     symlog scale (negative values allowed). `markers` are (x, label) vertical lines, e.g. a loss swap; those
     outside the data's x range are left out. With no finite point at all the result is `placeholder(...)`.
     `ascii_only` maps braille and box glyphs to ASCII (`to_ascii`) for terminals without UTF-8.
+    `raw` also draws, as faint dots, the unsmoothed points behind a smoothed line. `x_window` (lo, hi)
+    keeps only the points inside it, so the y limits follow the visible window. `cursor` draws a vertical
+    line at that x (the step scrubber's), when it falls inside the data. `raster_lines` draws the lines
+    and dots with numpy (`_overlay_lines`) into the frame plotext draws, instead of plotext's per-point
+    Python: what several overlaid runs need to redraw in time.
     """
     if width <= 0 or height <= 0:
         return ""
     columns = max(1, width - 8)  # roughly the canvas, without the y tick labels and frame
-    prepared = [(s, _prepare(s, columns, log, smoothing)) for s in series]
-    drawn = [(x, y) for _, parts in prepared for x, y in parts if x]
+    prepared = [(s, _prepare(_in_window(s, x_window), columns, log, smoothing, raw)) for s in series]
+    drawn = [part for _, p in prepared for part in p.drawn()]
     if not drawn:
         return placeholder(width, height, title=title)
-    header = _header(title, [(s.name, s.color) for s, parts in prepared if parts[0][0]], width, colors)
+    header = _header(title, [(s.name, s.color) for s, p in prepared if p.line[0]], width, colors)
     if height < 3:  # no room for a plot: the legend alone
         legend = "\n".join([header] + [" " * width] * (height - 1))
         return to_ascii(legend) if ascii_only else legend
     x_range = (min(x[0] for x, _ in drawn), max(x[-1] for x, _ in drawn))
     y_range = (min(min(y) for _, y in drawn), max(max(y) for _, y in drawn))
 
+    y_ticks = None
+    if log:
+        lo, hi = (float(v) for v in symlog_inverse(np.array(y_range)))
+        y_ticks = symlog_ticks(lo, hi, 1.0, max(2, height // 4))
     with _LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # plotext warns on tiny sizes; the result is still usable
-        fig = plt.figure
-        fig.clear()
-        for s, parts in prepared:
-            color = _plotext_color(s.color)
-            for x, y in parts[1:]:
-                _draw_signal(fig, x, y, color, _BAND_STYLE, lines=False)
-            _draw_signal(fig, *parts[0], color)
-        y_ticks = None
-        if log:
-            lo, hi = (float(v) for v in symlog_inverse(np.array(y_range)))
-            y_ticks = symlog_ticks(lo, hi, 1.0, max(2, height // 4))
-        x0, x1, _, y1 = _plot(fig, width, height - 1, x_range, y_range, x_label, y_ticks)
-        _draw_markers(fig, markers, x0, x1, y1, columns)
-        body = fig.build().string(colorless=not colors)
+        body = None
+        for own_lines in (True, False) if raster_lines else (False,):
+            fig = plt.figure
+            fig.clear()
+            if not own_lines:
+                for s, p in prepared:
+                    color = _plotext_color(s.color)
+                    for x, y in [*p.band, *([p.raw] if p.raw else [])]:
+                        _draw_signal(fig, x, y, color, _BAND_STYLE, lines=False)
+                    _draw_signal(fig, *p.line, color)
+            limits = _plot(fig, width, height - 1, x_range, y_range, x_label, y_ticks)
+            x0, x1, _, y1 = limits
+            _draw_markers(fig, markers, x0, x1, y1, columns)
+            if cursor is not None and x0 <= cursor <= x1:
+                fig.line(float(cursor), orientation=1, pixel=plt.pixel(_CURSOR_COLOR))
+            body = fig.build().string(colorless=not colors)
+            if own_lines:
+                body = _overlay_lines(body, prepared, limits, colors)
+            if body is not None:
+                break  # else plotext's frame was not found (a tiny chart): let plotext draw the lines
+    assert body is not None
     chart = header + "\n" + body.rstrip("\n")
     return to_ascii(chart) if ascii_only else chart
+
+
+# -- lines drawn by numpy into plotext's frame ------------------------------------------------------
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+_SGR_SPLIT = re.compile(r"(\x1b\[[0-9;]*m)")  # text, code, text, code, ...
+_RESET = "\x1b[0m"
+# braille dot bits by (row in the cell 0-3, column 0-1)
+_DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], np.uint8)
+
+
+@functools.lru_cache(maxsize=256)
+def _sgr_of(color: str, style: str | None) -> str:
+    """The escape codes plotext gives a character of this colour and style."""
+    text = plt.colorize("x", plt.pixel(_plotext_color(color), None, style)).string(colorless=False)
+    return text[: text.index("x")]
+
+
+def _dots(
+    x: list[float],
+    y: list[float],
+    limits: tuple[float, float, float, float],
+    size: tuple[int, int],
+    lines: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The braille dots (column, row; row 0 at the top) of points, joined by straight lines if asked."""
+    x0, x1, y0, y1 = limits
+    width, height = size
+    px = (np.asarray(x) - x0) / (x1 - x0) * (2 * width - 1)
+    py = (y1 - np.asarray(y)) / (y1 - y0) * (4 * height - 1)
+    if lines and px.size > 1:
+        dx, dy = np.diff(px), np.diff(py)
+        n = np.ceil(np.maximum(np.abs(dx), np.abs(dy))).astype(np.int64) + 1  # a dot per step, ends included
+        seg = np.repeat(np.arange(n.size), n)
+        t = (np.arange(seg.size) - np.repeat(np.cumsum(n) - n, n)) / np.maximum(n - 1, 1)[seg]
+        px, py = px[seg] + t * dx[seg], py[seg] + t * dy[seg]
+    cols = np.clip(np.rint(px).astype(np.int64), 0, 2 * width - 1)
+    rows = np.clip(np.rint(py).astype(np.int64), 0, 4 * height - 1)
+    return cols, rows
+
+
+def _overlay_lines(
+    body: str, prepared: list, limits: tuple[float, float, float, float], colors: bool
+) -> str | None:
+    """`body` (plotext's frame, ticks and markers) with every series' band and raw dots, then its line,
+    drawn into the canvas inside the frame; a cell takes the colour of the last series that lights it.
+    None when the frame is not found."""
+    lines = body.split("\n")
+    plain = [_SGR.sub("", line) for line in lines]
+    top = next((i for i, line in enumerate(plain) if "┌" in line), None)
+    bottom = next((i for i, line in enumerate(plain) if "└" in line), None)
+    if top is None or bottom is None or bottom - top < 2:
+        return None
+    left, right = plain[top].index("┌") + 1, plain[top].rindex("┐") if "┐" in plain[top] else -1
+    width, height = right - left, bottom - top - 1
+    if width < 1:
+        return None
+    bits = np.zeros((height, width), np.uint8)
+    owner = np.full((height, width), -1, np.int64)
+    styles: list[str] = []
+    for s, p in prepared:
+        for (x, y), style, joined in [
+            *((part, _BAND_STYLE, False) for part in [*p.band, *([p.raw] if p.raw else [])]),
+            (p.line, None, True),
+        ]:
+            if not x:
+                continue
+            cols, rows = _dots(x, y, limits, (width, height), joined)
+            lit = np.zeros((4 * height, 2 * width), np.uint8)
+            lit[rows, cols] = 1
+            # each cell's 4x2 dots folded into its braille bits
+            mine = (lit.reshape(height, 4, width, 2) * _DOT_BITS[None, :, None, :]).sum(
+                axis=(1, 3), dtype=np.uint8
+            )
+            bits |= mine
+            owner[mine != 0] = len(styles)
+            styles.append(_sgr_of(s.color, style) if colors else "")
+    for r in np.flatnonzero((bits != 0).any(axis=1)):
+        lines[top + 1 + r] = _splice(lines[top + 1 + r], left, bits[r], owner[r], styles, colors)
+    return "\n".join(lines)
+
+
+def _splice(
+    line: str, left: int, bits: np.ndarray, owner: np.ndarray, styles: list[str], colors: bool
+) -> str:
+    """One canvas row with its lit cells replaced by braille in their series' style."""
+    chars: list[str] = []
+    codes: list[str] = []  # the escape codes in force at each character
+    active = ""
+    for i, part in enumerate(_SGR_SPLIT.split(line)):
+        if i % 2:
+            active = "" if part == _RESET else active + part
+        elif part:
+            chars.extend(part)
+            codes.extend([active] * len(part))
+    for c in np.flatnonzero(bits).tolist():
+        i = left + c
+        if i < len(chars) and not chars[i].isalnum():  # a marker's label stays legible
+            chars[i], codes[i] = chr(0x2800 + int(bits[c])), styles[owner[c]]
+    if not colors:
+        return "".join(chars)
+    out, start = [], 0
+    for i in range(1, len(chars) + 1):
+        if i == len(chars) or codes[i] != codes[start]:
+            out.append(_RESET + codes[start] + "".join(chars[start:i]))
+            start = i
+    out.append(_RESET)
+    return "".join(out)
 
 
 def _draw_markers(

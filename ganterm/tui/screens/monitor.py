@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
+from typing import Literal
 
 from textual import events
 from textual.app import ComposeResult
@@ -20,8 +21,10 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from ganterm.gan.feed import MARKER_KINDS, Event, Feed, FeedUpdate, SampleFrame
+from ganterm.render.grid import DENSITIES, Density, next_density
 from ganterm.sysmon import ReadingSource
 from ganterm.tui.screens.modals import HelpScreen
+from ganterm.tui.screens.samples_full import SamplesFullScreen
 from ganterm.tui.widgets.charts import ChartOptions, ChartView, Marker
 from ganterm.tui.widgets.events import EventLog
 from ganterm.tui.widgets.samples import SamplePanel
@@ -31,6 +34,7 @@ from ganterm.tui.widgets.system import SystemPane
 POLL_HZ = 4.0
 CHART_INTERVAL_S = 2.0
 SHORT_ROWS = 20  # below this many terminal rows the second chart and the event log are hidden
+FRAME_JUMP = 10  # recorded frames per `{` / `}`
 
 
 _VIEW_ALGOS = {
@@ -60,6 +64,7 @@ CHART_BINDINGS: list[BindingType] = [
         tooltip="second chart: the run's other charts in turn (D(x), grad norms…)",
     ),
     Binding("w", "window", "window", show=False, tooltip="full history / last 1,000 / last 200 steps"),
+    Binding("x", "raw_points", "raw", show=False, tooltip="show / hide the raw points behind the EMA line"),
     Binding(
         "left_square_bracket",
         "prev_frame",
@@ -76,6 +81,26 @@ CHART_BINDINGS: list[BindingType] = [
         key_display="]",
         tooltip="step forward (past the newest: follow live)",
     ),
+    Binding(
+        "left_curly_bracket",
+        "back_10",
+        "◂10",
+        show=False,
+        key_display="{",
+        tooltip="10 recorded frames back",
+    ),
+    Binding(
+        "right_curly_bracket",
+        "forward_10",
+        "10▸",
+        show=False,
+        key_display="}",
+        tooltip="10 frames forward (past the newest: follow live)",
+    ),
+    Binding("home", "first_frame", "first", show=False, tooltip="the first recorded frame"),
+    Binding("end", "live_frame", "live", show=False, tooltip="back to live: the newest frame"),
+    Binding("d", "density", "density", tooltip="sample density: pooled (most samples) / 1:1 / one enlarged"),
+    Binding("f", "full_samples", "full", show=False, tooltip="samples full screen (f or escape closes)"),
     Binding(
         "t", "traversal", "traverse", show=False, tooltip="InfoGAN: sweep continuous code 1, 2, then off"
     ),
@@ -120,6 +145,8 @@ class MonitorScreen(Screen[None]):
         self._markers: list[Marker] = []
         self._live: SampleFrame | None = None
         self._browsing: SampleFrame | None = None  # a recorded frame picked with [ ], None = follow live
+        self.density: Density = DENSITIES[0]  # `d`; shared by the panel and the full screen
+        self._full: SamplesFullScreen | None = None  # open while `f` shows the samples full screen
         self._strips: dict[int, int] = {}  # id(frame) -> images per interpolation strip
         self._notes: dict[int, str] = {}  # id(frame) -> what the frame is, when not the fixed noise
         # The extra sample view shown instead of the grid ({"view": "traversal", "code": 0}, ...), and
@@ -128,13 +155,17 @@ class MonitorScreen(Screen[None]):
         self._view_frames: dict[str, SampleFrame] = {}
 
     # -- layout --------------------------------------------------------------------------------
+    def make_chart(self, role: Literal["loss", "aux"], id: str) -> ChartView:
+        """One of the two charts (the compare screen overlays several runs' feeds instead)."""
+        return ChartView(self.feed, role, id=id)
+
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
         yield SystemPane(id="system")  # hidden until a reading arrives or `m`: no empty row without a source
         with Horizontal(id="body"):
             with Vertical(id="charts"):
-                yield ChartView(self.feed, "loss", id="loss-chart")
-                yield ChartView(self.feed, "aux", id="aux-chart")
+                yield self.make_chart("loss", "loss-chart")
+                yield self.make_chart("aux", "aux-chart")
             with Vertical(id="side"):
                 yield SamplePanel(id="samples")
                 yield EventLog(id="events")
@@ -231,31 +262,31 @@ class MonitorScreen(Screen[None]):
         if strip:
             self._strips[id(frame)] = strip
 
+    def sample_panels(self) -> list[SamplePanel]:
+        """Our panel, and the full screen's while `f` has it open: both show the same frame."""
+        panels = [self.query_one("#samples", SamplePanel)]
+        if self._full is not None:
+            panels.extend(self._full.query(SamplePanel))  # none until it has composed
+        return panels
+
     def show_samples(self) -> None:
         frame = self._browsing or self._live
+        caption = "samples"
         if self.sample_view is not None and self._browsing is None:
             frame = self._view_frames.get(self.sample_view["view"])
             if frame is None or not self._frame_matches(frame):
-                self.query_one(SamplePanel).show(
-                    None, f"{self.sample_view['view']} · waiting for the next grid…"
-                )
-                return
-        if frame is None:
-            self.query_one(SamplePanel).show(None, "samples")
-            return
-        what = self._notes.get(id(frame)) or frame.note or "fixed noise"
-        title = "samples" if frame.view == "samples" else frame.view
-        caption = f"{title} · step {frame.step:,} · {what}"
-        if self._browsing is not None:
-            frames = self.feed.frames()
-            pos = next((i for i, f in enumerate(frames) if f is frame), 0)
-            caption += f" · frame {pos + 1}/{len(frames)}"
-        self.query_one(SamplePanel).show(
-            frame,
-            caption,
-            cols_hint=self._strips.get(id(frame)) or frame.cols,
-            color_system=self.color_system,
-        )
+                frame, caption = None, f"{self.sample_view['view']} · waiting for the next grid…"
+        if frame is not None:
+            what = self._notes.get(id(frame)) or frame.note or "fixed noise"
+            title = "samples" if frame.view == "samples" else frame.view
+            caption = f"{title} · step {frame.step:,} · {what}"
+            if self._browsing is not None:
+                frames = self.feed.frames()
+                pos = next((i for i, f in enumerate(frames) if f is frame), 0)
+                caption += f" · frame {pos + 1}/{len(frames)}"
+        hint = (self._strips.get(id(frame)) or frame.cols) if frame is not None else None
+        for panel in self.sample_panels():
+            panel.show(frame, caption, cols_hint=hint, color_system=self.color_system, density=self.density)
 
     def _frame_matches(self, frame: SampleFrame) -> bool:
         """Whether a view's newest frame is the one asked for (not the previous code or class)."""
@@ -313,25 +344,68 @@ class MonitorScreen(Screen[None]):
     def action_window(self) -> None:
         self._set_options(self.options.next_window())
 
+    def action_raw_points(self) -> None:
+        self._set_options(replace(self.options, raw=not self.options.raw))
+
     def action_aux_chart(self) -> None:
         self._set_options(self.options.next_aux(len(self.feed.snapshot.layout.groups)))
 
-    def action_prev_frame(self) -> None:
+    # -- the step scrubber: samples and the charts' cursor move to the same recorded step -------------
+    def scrub(self, delta: int) -> None:
+        """Move `delta` recorded frames (negative: back); reaching the newest follows live again."""
         frames = self.feed.frames()
-        if len(frames) < 2:
+        if not frames:
             return
-        current = self._browsing or frames[-1]
-        pos = next((i for i, f in enumerate(frames) if f is current), len(frames) - 1)
-        self._browsing = frames[max(pos - 1, 0)]
+        current = len(frames) - 1
+        if self._browsing is not None:
+            current = next((i for i, f in enumerate(frames) if f is self._browsing), current)
+        self._scrub_to(frames, min(max(current + delta, 0), len(frames) - 1))
+
+    def _scrub_to(self, frames: list[SampleFrame], pos: int | None) -> None:
+        """Show frames[pos] (None or the newest: live) and put every chart's cursor on its step."""
+        live = pos is None or pos >= len(frames) - 1
+        self._browsing = None if live else frames[pos]
         self.show_samples()
+        step = None if self._browsing is None else self._browsing.step
+        for chart in self.query(ChartView):
+            set_cursor = getattr(chart, "set_cursor", None)  # the charts may not have a cursor yet
+            if callable(set_cursor):
+                set_cursor(step)
+
+    def action_prev_frame(self) -> None:
+        self.scrub(-1)
 
     def action_next_frame(self) -> None:
-        if self._browsing is None:
-            return
+        self.scrub(+1)
+
+    def action_back_10(self) -> None:
+        self.scrub(-FRAME_JUMP)
+
+    def action_forward_10(self) -> None:
+        self.scrub(+FRAME_JUMP)
+
+    def action_first_frame(self) -> None:
         frames = self.feed.frames()
-        pos = next((i for i, f in enumerate(frames) if f is self._browsing), len(frames) - 1)
-        self._browsing = frames[pos + 1] if pos + 1 < len(frames) - 1 else None
+        if len(frames) > 1:
+            self._scrub_to(frames, 0)
+
+    def action_live_frame(self) -> None:
+        self._scrub_to(self.feed.frames(), None)
+
+    # -- density and full screen ----------------------------------------------------------------
+    def action_density(self) -> None:
+        self.density = next_density(self.density)
         self.show_samples()
+
+    def action_full_samples(self) -> None:
+        if self._full is not None:
+            return
+
+        def closed(_: None = None) -> None:
+            self._full = None
+
+        self._full = SamplesFullScreen(self)
+        self.app.push_screen(self._full, closed)
 
     def action_system_pane(self) -> None:
         pane = self.query_one(SystemPane)

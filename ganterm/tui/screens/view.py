@@ -85,7 +85,8 @@ def fill_feed_from_checkpoint(feed: Feed, ckpt: dict[str, Any], path: Path) -> N
 class ViewScreen(SteerMixin, MonitorScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "new_noise", "new noise", tooltip="samples from new random noise"),
-        Binding("f", "fixed_noise", "fixed", tooltip="back to the run's fixed noise"),
+        # n, not f: f opens the samples full screen on every monitor
+        Binding("n", "fixed_noise", "fixed", tooltip="back to the run's fixed noise"),
         Binding("i", "interpolate", "interp", tooltip="latent interpolation strips"),
         Binding("o", "config", "config", tooltip="show / hide the run's configuration"),
         *STEER_BINDINGS,  # a run directory only: p c z : write to its command channel
@@ -134,7 +135,14 @@ class ViewScreen(SteerMixin, MonitorScreen):
         self.app.call_from_thread(
             self.query_one(ConfigPanel).show, config_for_panel(ckpt.get("config") or {}, ckpt)
         )
-        self.sampler = Sampler.from_checkpoint(ckpt)
+        from ganterm.errors import GantermError
+
+        try:
+            self.sampler = Sampler.from_checkpoint(ckpt)
+        except GantermError as e:  # networks ganterm cannot rebuild (ganterm.fit): the curves still show
+            self.feed.update(message=str(e))
+            self.feed.event("warning", str(e), int(ckpt.get("step", 0)))
+            return
         self.feed.publish_samples(self.sampler.fixed())
 
     def _follow(self) -> None:

@@ -32,6 +32,7 @@ class ChartOptions:
     log: bool = False
     window: int | None = None
     aux: int = 1  # which layout group the second chart shows (key g cycles them)
+    raw: bool = False  # the raw points behind the EMA line, as faint dots (key x)
 
     def next_smoothing(self) -> ChartOptions:
         i = SMOOTHING_STEPS.index(self.smoothing) if self.smoothing in SMOOTHING_STEPS else 0
@@ -46,6 +47,8 @@ class ChartOptions:
 
     def describe(self) -> str:
         parts = [f"EMA {self.smoothing:g}" if self.smoothing else "raw"]
+        if self.smoothing and self.raw:
+            parts[0] += " + raw"
         if self.log:
             parts.append("symlog")
         parts.append(f"last {self.window:,}" if self.window else "all")
@@ -74,6 +77,8 @@ class ChartView(CachedLinesWidget):
         self.data_version = 0
         self.markers: tuple[Marker, ...] = ()
         self.color_system: str | None = "truecolor"
+        self.cursor: int | None = None  # the step scrubber's step, drawn as a vertical line
+        self.raster_lines = False  # plotext draws the lines (the compare charts draw their own)
         self.renders = 0  # how many times plotext ran: the cache is tested through it
         self._key: tuple | None = None
         self._text: Text | AnsiLines = Text("")
@@ -119,6 +124,13 @@ class ChartView(CachedLinesWidget):
         if self._cache_key() != self._key:
             self.refresh()
 
+    def set_cursor(self, step: int | None) -> None:
+        """A vertical line at `step` (None: none). Unchanged, it costs a comparison and draws nothing."""
+        if step == self.cursor:
+            return
+        self.cursor = step
+        self.refresh()
+
     def _cache_key(self) -> tuple:
         size = self.content_size
         return (
@@ -128,6 +140,7 @@ class ChartView(CachedLinesWidget):
             self.options,
             self.markers,
             self.color_system,
+            self.cursor,
             self.layout(),
         )
 
@@ -139,21 +152,29 @@ class ChartView(CachedLinesWidget):
             self._key = key
         return self._text
 
+    def chart_series(self) -> list[chart.ChartSeries]:
+        """The lines this chart draws, one per metric of its group that the history holds."""
+        series = []
+        for column, label, color in self.columns():
+            s = self.feed.series(column, self.options.window)
+            if len(s):
+                series.append(chart.ChartSeries.from_history(s, label, color))
+        return series
+
     def _draw(self, width: int, height: int) -> Text | AnsiLines:
         if width < MIN_WIDTH or height < MIN_HEIGHT:
             return Text("(enlarge)", "dim")
-        window = self.options.window
-        series = []
-        for column, label, color in self.columns():
-            s = self.feed.series(column, window)
-            if not len(s):
-                continue
-            series.append(chart.ChartSeries.from_history(s, label, color))
+        series = self.chart_series()
         if not series:
             return Text("waiting for metrics…", "dim")
         group = self.group()
-        lo_x = min(float(s.x[0]) for s in series)
-        hi_x = max(float(s.x[-1]) for s in series)
+        lo_x = min(float(s.x[0]) for s in series if len(s.x))
+        hi_x = max(float(s.x[-1]) for s in series if len(s.x))
+        window = self.options.window
+        # The window ends at the newest step any line has; y limits then come from inside it alone.
+        x_window = (hi_x - window, hi_x) if window else None
+        if x_window:
+            lo_x = max(lo_x, x_window[0])
         for value, label in group.refs if group else ():
             # A reference line (InfoGAN's H(c)): two points span the visible steps.
             x = np.array([lo_x, max(hi_x, lo_x + 1)])
@@ -171,5 +192,88 @@ class ChartView(CachedLinesWidget):
             colors=self.color_system != "none",
             smoothing=self.options.smoothing,
             ascii_only=ascii_only(self.app.console),
+            raw=self.options.raw,
+            x_window=x_window,
+            cursor=None if self.cursor is None else float(self.cursor),
+            raster_lines=self.raster_lines,
         )
         return AnsiLines(ansi)
+
+
+@dataclass(frozen=True)
+class RunLine:
+    """One run in a compare chart: its feed, its (shortened) name in the legend, its colour."""
+
+    feed: Feed
+    name: str
+    color: str
+
+
+class CompareChart(ChartView):
+    """One metric across several runs, a line per run in the run's colour (`ganterm view A B ...`).
+
+    The first chart shows the first metric of the runs' layouts, the second cycles (key g) through all
+    the others; a metric a run does not log is simply absent for it. Hidden runs are left out; the
+    pinned run is drawn last, on top of the others.
+    """
+
+    def __init__(self, runs: tuple[RunLine, ...], role: Literal["loss", "aux"], *, id: str | None = None):
+        self.runs = runs
+        self.hidden: frozenset[str] = frozenset()
+        self.pinned: str | None = None
+        super().__init__(runs[0].feed, role, id=id)
+        # Lines drawn by numpy into plotext's frame: plotext spends ~50 us of Python per point, so four
+        # runs cost it ~35 ms a chart (benchmarks/ui.py), against ~11 ms this way.
+        self.raster_lines = True
+
+    def metrics(self) -> tuple[tuple[str, str], ...]:
+        """(metric name, label) of every run's layout, in first-seen order."""
+        seen: dict[str, str] = {}
+        for run in self.runs:
+            layout = run.feed.snapshot.layout
+            for group in layout.groups:
+                for s in group.series:
+                    seen.setdefault(s.name, f"{group.title} · {s.label}")
+        return tuple(seen.items())
+
+    def metric(self) -> tuple[str, str] | None:
+        metrics = self.metrics()
+        index = 0 if self.role == "loss" else self.options.aux
+        return metrics[index] if 0 <= index < len(metrics) and (index or self.role == "loss") else None
+
+    def group(self) -> ChartGroup | None:
+        return None  # no per-run reference lines; symlog is always allowed
+
+    def _update_title(self) -> None:
+        metric = self.metric()
+        self.border_title = f"{metric[1] if metric else ''} [dim]{self.options.describe()}[/]"
+
+    def show(self, *, data_version: int | None = None, **changes) -> None:
+        # The screen's data version is the selected run's; the chart draws them all, so any run's new
+        # rows must change the cache key (read here, when the screen flushes, not at every refresh).
+        if data_version is not None:
+            data_version = sum(run.feed.version for run in self.runs)
+        super().show(data_version=data_version, **changes)
+
+    def set_runs(self, hidden: frozenset[str], pinned: str | None) -> None:
+        if (hidden, pinned) != (self.hidden, self.pinned):
+            self.hidden, self.pinned = hidden, pinned
+            self.refresh()
+
+    def _cache_key(self) -> tuple:
+        layouts = tuple(run.feed.snapshot.layout for run in self.runs)
+        return (*super()._cache_key(), self.hidden, self.pinned, layouts)
+
+    def chart_series(self) -> list[chart.ChartSeries]:
+        metric = self.metric()
+        if metric is None:
+            return []
+        shown = [r for r in self.runs if r.name not in self.hidden]
+        shown.sort(key=lambda r: r.name == self.pinned)  # stable: the pinned run last, drawn on top
+        series = []
+        for run in shown:
+            s = run.feed.series(metric[0])
+            # All NaN: a column the run's history holds but never logged (absent for it, like a missing one).
+            if len(s) and np.isfinite(s.mean).any():  # no band: four runs' min/max dots would bury the lines
+                series.append(chart.ChartSeries.from_history(s, run.name, run.color, band=False))
+        return series

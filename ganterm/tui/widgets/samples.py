@@ -1,9 +1,9 @@
 """The sample panel: the fixed-noise grid in half-block cells, or real vs generated points for 2-D data.
 
 A terminal cell is one pixel wide and two tall, so an 80x24 terminal has room for about one 28x28 image at
-full size. When full size shows fewer than MIN_SHOWN images, the images are shrunk (area averaging, down
-to MIN_SIDE pixels) until that many fit: a grid of small samples says more about mode collapse than one
-large sample does.
+full size. The panel's density (`d` cycles it; see `grid.density_layout`) starts pooled: 2x2 area averaging
+shows 16 digits at 140x45 where full size shows 4, and a grid of small samples says more about mode
+collapse than one large sample does. "full" (1:1) and "single" (one sample enlarged) follow.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from rich.text import Text
 from ganterm.gan.feed import SampleFrame
 from ganterm.render import chart, grid
 from ganterm.render.ansi import AnsiLines
+from ganterm.render.grid import DENSITIES, NO_LAYOUT, Density, GridLayout
 from ganterm.render.halfblock import HalfBlockImage
 from ganterm.render.terminal import ascii_only
 from ganterm.tui.widgets.cached_lines import CachedLinesWidget
 
 MIN_WIDTH, MIN_HEIGHT = 8, 3
-MIN_SHOWN = 6  # 3x2 of ~11 px at 80x24: enough to see variety, large enough to read
-MIN_SIDE = 8
+TITLE_MARGIN = 4  # the border's corners and the spaces around its title
 
 
 def _area_weights(src: int, dst: int) -> np.ndarray:
@@ -42,29 +42,8 @@ def area_resize(images: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-def choose_layout(n: int, h: int, w: int, cells_w: int, cells_h: int) -> tuple[int, int, int, int, int]:
-    """(img_h, img_w, cols, rows, scale): full size if that shows enough images, else the largest
-    shrink that does; cols == 0 when not even a MIN_SIDE image fits.
-    """
-    want = min(n, MIN_SHOWN)
-    cols, rows, scale = grid.fit_grid(n, h, w, cells_w, cells_h)
-    best = (min(n, cols * rows), h, w, cols, rows, scale)
-    if best[0] >= want:
-        return best[1:]
-    longest = max(h, w)
-    for side in range(longest - 1, MIN_SIDE - 1, -1):
-        th, tw = max(1, round(h * side / longest)), max(1, round(w * side / longest))
-        cols, rows, scale = grid.fit_grid(n, th, tw, cells_w, cells_h)
-        shown = min(n, cols * rows)
-        if shown >= want:
-            return th, tw, cols, rows, scale
-        if shown > best[0]:
-            best = (shown, th, tw, cols, rows, scale)
-    return best[1:]
-
-
 class SamplePanel(CachedLinesWidget):
-    """Shows one SampleFrame fitted to the widget; the fitted image is cached per (frame, size)."""
+    """Shows one SampleFrame fitted to the widget at a density; the drawing is cached per (frame, size)."""
 
     DEFAULT_CSS = """
     SamplePanel {
@@ -81,8 +60,9 @@ class SamplePanel(CachedLinesWidget):
         self.caption = "samples"
         self.cols_hint: int | None = None
         self.color_system: str | None = "truecolor"
+        self.density: Density = DENSITIES[0]
         self.renders = 0
-        self.layout_used: tuple[int, int, int, int, int] | None = None  # (img_h, img_w, cols, rows, scale)
+        self.layout_used: GridLayout | None = None  # the last drawn images' layout (None: none drawn)
         self._key: tuple | None = None
         self._renderable: RenderableType = Text("")
         self.border_title = self.caption
@@ -94,18 +74,60 @@ class SamplePanel(CachedLinesWidget):
         *,
         cols_hint: int | None = None,
         color_system: str | None = None,
+        density: Density | None = None,
     ) -> None:
         """`cols_hint`: keep rows of this many images together (an interpolation strip)."""
         self.frame, self.caption, self.cols_hint = frame, caption, cols_hint
         if color_system is not None:
             self.color_system = color_system
-        self.border_title = caption
+        if density is not None:
+            self.density = density
+        self._update_title()
         if self._cache_key() != self._key:
             self.refresh()
 
+    def on_resize(self) -> None:
+        self._update_title()  # how many fit changes with the size
+
+    def fit(self, width: int, height: int) -> tuple[GridLayout, np.ndarray]:
+        """The current image frame at this density in width x height cells: the layout and which images
+        fill it, row by row (a frame with meaningful rows keeps one of its rows per grid row)."""
+        frame = self.frame
+        if frame is None or frame.kind != "images" or width < MIN_WIDTH or height < MIN_HEIGHT:
+            return NO_LAYOUT, np.arange(0)
+        n, h, w = frame.data.shape[:3]
+        hint = self.cols_hint if self.density != "single" else None
+        layout = grid.density_layout(self.density, n, h, w, width, height, row_len=hint)
+        return grid.arrange(layout, n, hint)
+
+    def _update_title(self) -> None:
+        """The caption and, for images, how many are shown at which density (the title names the level).
+
+        A narrow panel drops the caption's last parts (the note, the frame number) and then uses the
+        short label, so the step and the density always show.
+        """
+        frame = self.frame
+        title = self.caption
+        if frame is not None and frame.kind == "images":
+            size = self.content_size
+            layout, index = self.fit(size.width, size.height)
+            n, h = frame.data.shape[:2]
+            labels = [
+                grid.density_label(self.density, layout, len(index), n, h, short=short)
+                for short in (False, True)
+            ]
+            parts = self.caption.split(" · ")
+            heads = [" · ".join(parts[:k]) for k in range(len(parts), 0, -1)]
+            room = self.size.width - TITLE_MARGIN
+            options = [f"{head} · {label}" for head in heads for label in labels]
+            title = next((t for t in options if len(t) <= room), options[-1])
+        if title != self.border_title:
+            self.border_title = title
+
     def _cache_key(self) -> tuple:
         size = self.content_size
-        return (size.width, size.height, id(self.frame), self.cols_hint, self.color_system)
+        density = self.density if self.frame is not None and self.frame.kind == "images" else None
+        return (size.width, size.height, id(self.frame), self.cols_hint, self.color_system, density)
 
     def render(self) -> RenderableType:
         key = self._cache_key()
@@ -132,13 +154,10 @@ class SamplePanel(CachedLinesWidget):
                 ascii_only=ascii_only(self.app.console),
             )
             return AnsiLines(ansi)
-        images = frame.data
-        img_h, img_w, cols, rows, scale = choose_layout(len(images), *images.shape[1:3], width, height)
-        if cols == 0:
-            return Text("(enlarge)", "dim")
-        if self.cols_hint and cols >= self.cols_hint:
-            cols -= cols % self.cols_hint  # whole strips per row, so each row reads left to right
-        self.layout_used = (img_h, img_w, cols, rows, scale)
-        shown = area_resize(images[: cols * rows], img_h, img_w)
-        tiled = grid.tile(shown, cols, rows, pad=1, scale=scale)
+        layout, index = self.fit(width, height)
+        if layout.cols == 0:
+            return Text("(enlarge, or d for another density)", "dim")
+        self.layout_used = layout
+        shown = area_resize(frame.data[index], layout.img_h, layout.img_w)
+        tiled = grid.tile(shown, layout.cols, layout.rows, pad=1, scale=layout.scale)
         return HalfBlockImage(tiled, color_system=self.color_system)
