@@ -11,12 +11,15 @@ __version__ = "0.1.0"
 # name -> (module, attribute).
 _LAZY: dict[str, tuple[str, str]] = {
     "Run": ("ganterm.run", "Run"),
+    "fit": ("ganterm.fit", "fit"),
+    "FitResult": ("ganterm.fit", "FitResult"),
 }
 
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from ganterm.run import Run  # noqa: F401  (the lazy name, for type checkers)
+    from ganterm.fit import FitResult, fit  # noqa: F401  (the lazy names, for type checkers)
+    from ganterm.run import Run  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -53,7 +53,12 @@ def train(
         ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="mlp, dcgan (images) or toy (2-D data); default per dataset.")
+        str | None,
+        typer.Option(
+            help="mlp, dcgan (images) or toy (2-D data); default per dataset. Or your own networks: "
+            "FILE.py:FUNCTION, where FUNCTION(shape, z_dim) returns (G, D); G maps (N, z_dim) to "
+            "(N, *shape), D returns one logit per sample. sample and view load the file again to rebuild G."
+        ),
     ] = None,
     loss: Annotated[
         str | None, typer.Option(help="minimax, ns, lsgan, wgan, wgan-gp or hinge; default per dataset.")
@@ -166,7 +171,7 @@ def train(
     inject_nan_at: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Train a GAN and watch it live (a TUI on a terminal, a progress line otherwise)."""
-    from ganterm.config import TrainConfig, parse_betas, parse_duration, resolve
+    from ganterm.config import TrainConfig, parse_betas, parse_duration, parse_model_file, resolve
 
     extra: dict = {}
     if inject_nan_at is not None:
@@ -183,6 +188,10 @@ def train(
         raise UsageError(f"--resume: no such checkpoint file: {resume}")
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise UsageError(f"--out {out} is a file; give a directory for the run (new or existing)")
+    if model is not None and parse_model_file(model) is not None:
+        from ganterm.gan.user_models import absolute_spec
+
+        model = absolute_spec(model)  # recorded absolute, so sample/view find it from anywhere
     cfg = TrainConfig(
         dataset=dataset,
         algo=algo,
@@ -290,6 +299,14 @@ def _train_headless(cfg, dist=None, quiet: bool = False) -> int:
     stop_serving = serve_run_commands(trainer, feed, control)  # `ganterm view RUN` can pause it over SSH
     try:
         trainer.run()
+    except GantermError:
+        raise
+    except Exception as e:  # a network that raised mid-run (user code): one line, the checkpoint is kept
+        if _is_out_of_memory(e) or os.environ.get("GANTERM_DEBUG"):
+            raise
+        from ganterm.gan.shape_check import stopped_line
+
+        raise GantermError(stopped_line(e, trainer.step, trainer.last_checkpoint)) from None
     finally:
         stop_serving()
         reporter.stop()
@@ -411,6 +428,7 @@ def view(
             help="A checkpoint (.pt) or a run directory (followed live); several, or a folder of runs, "
             "to compare them on the same charts.",
             show_default=False,
+            metavar="PATH",
         ),
     ],
     colors: Annotated[str, typer.Option(help="auto, truecolor, 256, 16, none.")] = "auto",
@@ -429,7 +447,11 @@ def view(
         if run.is_file():
             from ganterm.gan.checkpoint import load_checkpoint
 
-            load_checkpoint(run)  # refuse bad or hostile files before any screen is drawn
+            ckpt = load_checkpoint(run)  # refuse bad or hostile files before any screen is drawn
+            from ganterm.config import parse_model_file
+
+            if parse_model_file(str((ckpt.get("config") or {}).get("model"))):
+                _sampler(ckpt, run)  # the user's model file (--model FILE.py:FN) must still build G
     color_arg = None if colors == "auto" else colors
     if single:
         from ganterm.tui.app import run_view_app
@@ -552,6 +574,11 @@ def _sampler(ckpt_data: dict, path: Path):
         return Sampler.from_checkpoint(ckpt_data)
     except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as e:
         why = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        model = str((ckpt_data.get("config") or {}).get("model"))
+        if ":" in model:  # `--model FILE.py:FUNCTION`: the file was edited since the run
+            raise CheckpointError(
+                f"{path}: {model} no longer builds networks that match the checkpoint's weights ({why})"
+            ) from None
         raise CheckpointError(f"{path}: the checkpoint's contents do not fit its model ({why})") from None
 
 

@@ -18,6 +18,22 @@ LOSS_NAMES = ("minimax", "ns", "lsgan", "wgan", "wgan-gp", "hinge")
 ALGO_NAMES = ("gan", "cgan", "infogan", "vae")
 LR_DECAYS = ("none", "linear", "cosine")
 MODEL_NAMES = ("mlp", "dcgan", "toy")
+# Networks the user wrote: `--model path/models.py:build` (a builder in a file, rebuilt from it for
+# sample/view), or FIT_MODEL, modules handed to ganterm.fit (only their weights are in the checkpoint).
+FIT_MODEL = "fit"
+_MODEL_FILE_RE = re.compile(r"^(?P<path>.+\.py):(?P<fn>[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def parse_model_file(model: str | None) -> tuple[str, str] | None:
+    """'path/models.py:build' -> ('path/models.py', 'build'); None for any other model name."""
+    m = _MODEL_FILE_RE.match(model or "")
+    return (m["path"], m["fn"]) if m else None
+
+
+def is_user_model(model: str | None) -> bool:
+    return model == FIT_MODEL or parse_model_file(model) is not None
+
+
 PRECISIONS = ("fp32", "bf16", "auto")
 ON_NAN = ("pause", "rollback", "stop")
 AUGMENTS = ("color", "translation", "cutout")  # DiffAugment's policies (ganterm/gan/augment.py)
@@ -317,8 +333,15 @@ def validate(cfg: TrainConfig) -> None:
                 raise UsageError(f"--{name.replace('_', '-')} acts on a discriminator; --algo vae has none")
         if parse_augment(cfg.augment):
             raise UsageError("--augment transforms a discriminator's inputs; --algo vae has none")
-    if cfg.model not in MODEL_NAMES:
-        raise UsageError(choices_message("model", cfg.model, MODEL_NAMES))
+    if is_user_model(cfg.model):
+        if cfg.algo == "vae":
+            raise UsageError(
+                "--algo vae builds its own encoder and decoder; your own networks take gan, cgan or infogan"
+            )
+    elif cfg.model not in MODEL_NAMES:
+        if ":" in str(cfg.model) or str(cfg.model).endswith(".py"):
+            raise UsageError(f"--model {cfg.model!r}: give a file and a function, e.g. models.py:build")
+        raise UsageError(choices_message("model", cfg.model, (*MODEL_NAMES, "FILE.py:FUNCTION")))
     if cfg.loss not in LOSS_NAMES:
         raise UsageError(choices_message("loss", cfg.loss, LOSS_NAMES))
     if not _DEVICE_RE.match(cfg.device):

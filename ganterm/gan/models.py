@@ -276,6 +276,17 @@ def build_models(
     name: str, shape: tuple[int, ...], z_dim: int, *, gp_safe: bool = False, **kw: object
 ) -> Pair:
     """(G, D) for per-sample `shape` ((2,) or (C, H, W)); `gp_safe` keeps batch norm out of D."""
+    from ganterm.config import FIT_MODEL, parse_model_file
+
+    if parse_model_file(name) is not None:  # `--model path/models.py:build`: the user's own file
+        from ganterm.gan.user_models import build_from_file
+
+        return build_from_file(name, shape, z_dim)
+    if name == FIT_MODEL:
+        raise UsageError(
+            "this run's networks were handed to ganterm.fit in Python, so ganterm cannot rebuild them; "
+            "build G in your script and load torch.load(CKPT, weights_only=True)['modules']['G']"
+        )
     if name not in MODELS:
         raise UsageError(choices_message("model", name, tuple(MODELS)))
     if z_dim <= 0:

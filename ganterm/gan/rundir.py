@@ -291,9 +291,13 @@ class RunDirReader:
                 continue  # a file mid-rename or damaged: try the previous one
             self._ckpt_seen = key
             self.checkpoint, self.checkpoint_path = ckpt, p
+            from ganterm.errors import GantermError
             from ganterm.gan.sampling import Sampler
 
-            frame = Sampler.from_checkpoint(ckpt).fixed()
+            try:
+                frame = Sampler.from_checkpoint(ckpt).fixed()
+            except GantermError:  # networks ganterm cannot rebuild (ganterm.fit): samples/*.png still show
+                return True
             if frame.step >= self._frame_step:
                 self._frame_step = frame.step
                 self.feed.publish_samples(frame)

@@ -46,6 +46,8 @@ class GAN(Algorithm):
 
     # -- networks --------------------------------------------------------------------------------
     def build_pair(self, z_in: int) -> tuple[nn.Module, nn.Module]:
+        if self.networks is not None:
+            return self.networks  # handed in (ganterm.fit); cGAN and InfoGAN wrap them as they would ours
         return build_models(
             str(self.cfg.model), self.shape, z_in, gp_safe=self.gp_safe, **(self.cfg.model_options or {})
         )

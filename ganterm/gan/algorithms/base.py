@@ -64,6 +64,8 @@ class Algorithm:
     needs_labels: ClassVar[bool] = False
     sampler_net: ClassVar[str] = "G"  # the network that generates
     prior: LatentPrior
+    # Prebuilt (G, D) that build() uses instead of the registry (`ganterm.fit`: the user's own modules).
+    networks: tuple[nn.Module, nn.Module] | None = None
 
     # -- the networks ----------------------------------------------------------------------------
     def build(self) -> dict[str, nn.Module]:
