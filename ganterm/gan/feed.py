@@ -114,7 +114,7 @@ class Feed:
         self._lock = threading.Lock()
         self._version = 0
         self._snapshot = Snapshot()
-        self._history = history or MetricHistory()
+        self._history = history if history is not None else MetricHistory()  # an empty one is falsy
         self._history_version = 0
         self._events: deque[Event] = deque(maxlen=max_events)
         # Extra views (traversal, reconstructions) interleave with the grid: room for both.
