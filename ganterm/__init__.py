@@ -11,14 +11,14 @@ __version__ = "0.1.0"
 # name -> (module, attribute).
 _LAZY: dict[str, tuple[str, str]] = {
     "Run": ("ganterm.run", "Run"),
-    "fit": ("ganterm.fit", "fit"),
-    "FitResult": ("ganterm.fit", "FitResult"),
+    "fit": ("ganterm.fitting", "fit"),
+    "FitResult": ("ganterm.fitting", "FitResult"),
 }
 
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from ganterm.fit import FitResult, fit  # noqa: F401  (the lazy names, for type checkers)
+    from ganterm.fitting import FitResult, fit  # noqa: F401  (the lazy names, for type checkers)
     from ganterm.run import Run  # noqa: F401
 
 

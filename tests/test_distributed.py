@@ -264,3 +264,69 @@ def test_rank_0_shows_the_monitor_in_a_real_terminal_and_q_stops_both(tmp_path):
     last = checkpoint_events(out)[-1]
     assert last["reason"] == "stop" and last["ranks_same_control"] and last["ranks_max_diff"] == 0.0
     assert events(out)[-1]["kind"] == "end"
+
+
+UNUSED_LAYER_MODELS = """
+import torch
+from torch import nn
+
+
+class D(nn.Module):
+    def __init__(self, shape):
+        super().__init__()
+        c, h, w = shape
+        self.score = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, 32), nn.ReLU(), nn.Linear(32, 1))
+        self.spare = nn.Linear(4, 4)  # never used: DDP must be told, or it waits for its gradient
+
+    def forward(self, x):
+        return self.score(x).view(x.shape[0])
+
+
+class G(nn.Module):
+    def __init__(self, z_dim, shape):
+        super().__init__()
+        self.shape = shape
+        c, h, w = shape
+        self.net = nn.Sequential(nn.Linear(z_dim, 64), nn.ReLU(), nn.Linear(64, c * h * w))
+
+    def forward(self, z):
+        return torch.tanh(self.net(z)).view(z.shape[0], *self.shape)
+
+
+def build(shape, z_dim):
+    return G(z_dim, tuple(shape)), D(tuple(shape))
+"""
+
+
+def test_a_user_model_with_an_unused_layer_trains_on_two_processes(tmp_path):
+    models = tmp_path / "models.py"
+    models.write_text(UNUSED_LAYER_MODELS)
+    run = tmp_path / "run"
+    r = run_cli(
+        "train", "shapes", "--model", f"{models}:build", "--steps", "20", "--headless", "--eval-every", "0",
+        "--nproc", "2", "--out", str(run),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    note = next(e for e in events(run) if e["kind"] == "info" and "no gradient" in e["message"])
+    assert note["message"].startswith("D has parameters that get no gradient (spare.weight, spare.bias)")
+    assert all(e["ranks_max_diff"] == 0.0 and e["ranks_same_control"] for e in checkpoint_events(run))
+
+
+@pytest.mark.slow
+def test_ganterm_fit_under_torchrun(tmp_path):
+    """The seed example (ganterm.fit with the user's own modules) as a 2-process torchrun job."""
+    run = tmp_path / "fit"
+    example = Path(__file__).resolve().parents[1] / "examples" / "seed_gan.py"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    r = subprocess.run(
+        [*torchrun, str(example), "--steps", "20", "--headless", "--out", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stderr
+    assert metric_steps(run) == list(range(1, 21))
+    last = checkpoint_events(run)[-1]
+    assert last["ranks"] == 2 and last["ranks_max_diff"] == 0.0 and last["ranks_same_control"]

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import signal
 import sys
 import threading
 import time as _time
-import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -324,18 +324,38 @@ def fit(
     from ganterm.gan.control import Control
     from ganterm.gan.feed import Feed
 
-    use_tui = headless is False or (headless is None and sys.stdout.isatty())
+    dist = None
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:  # under torchrun: one DDP rank of the run
+        from ganterm.gan.distributed import from_environment
+
+        dist = from_environment()
+    main = dist is None or dist.is_main
+    use_tui = main and (headless is False or (headless is None and sys.stdout.isatty()))
     trainer = _FitTrainer(
-        cfg, Feed(), Control(), networks=networks, data=dataset, progress=not use_tui, evaluator=evaluator
+        cfg,
+        Feed(),
+        Control(),
+        networks=networks,
+        data=dataset,
+        progress=main and not use_tui,
+        evaluator=evaluator,
+        dist=dist,
     )
     try:
-        _run_tui(trainer, cfg) if use_tui else _run_headless(trainer)
+        if not main:  # the monitor, the run directory and the progress line are rank 0's
+            with _stop_on_signals(trainer.control):
+                trainer.run()
+        else:
+            _run_tui(trainer, cfg) if use_tui else _run_headless(trainer)
     except GantermError:
         raise
     except Exception as e:  # a network that raised mid-run: one line; the trainer kept its checkpoint
         from ganterm.gan.shape_check import stopped_line
 
         raise GantermError(stopped_line(e, trainer.step, trainer.last_checkpoint)) from None
+    finally:
+        if dist is not None:
+            dist.close()
     snap = trainer.feed.snapshot
     return FitResult(
         run_dir=Path(trainer.run_dir or ""),
@@ -344,14 +364,3 @@ def fit(
         checkpoint=trainer.last_checkpoint,
         state=str(snap.state),
     )
-
-
-class _CallableModule(types.ModuleType):
-    """`import ganterm.fit` (or `from ganterm.fit import ...`) binds the package's `fit` attribute to
-    this module, hiding the function; a callable module keeps `ganterm.fit(G, D, data)` working anyway."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> FitResult:
-        return fit(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
