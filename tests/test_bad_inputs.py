@@ -200,7 +200,7 @@ def test_cuda_out_of_memory_is_one_line(monkeypatch, capsys, tmp_path):
     """No GPU here: raise torch's OOM from inside the command and check the mapping in cli.main."""
     import torch
 
-    def boom(cfg):
+    def boom(cfg, *_args, **_kwargs):
         raise torch.OutOfMemoryError(
             "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.8 GiB total)\n"
             "See documentation for Memory Management"

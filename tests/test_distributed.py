@@ -217,6 +217,7 @@ def test_a_time_budget_ends_every_rank_at_the_same_step(tmp_path):
     assert last["step"] == end["step"] and last["ranks_same_control"] and last["ranks_max_diff"] == 0.0
 
 
+@pytest.mark.slow
 def test_a_health_decision_is_taken_by_rank_0_and_applied_by_both(tmp_path):
     run = tmp_path / "nan"
     r = run_cli(
@@ -233,12 +234,14 @@ def test_a_health_decision_is_taken_by_rank_0_and_applied_by_both(tmp_path):
     assert last["step"] == 50 and last["ranks_max_diff"] == 0.0 and last["ranks_same_control"]
 
 
+@pytest.mark.slow
 def test_sync_bn_on_the_cpu_is_one_clear_line(tmp_path):
     r = run_cli(*RING, "--steps", "5", "--nproc", "2", "--sync-bn", "--out", str(tmp_path / "sbn"))
     assert one_line_error(r).startswith("ganterm: error: --sync-bn needs CUDA GPUs")
     assert r.returncode == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_rank_0_shows_the_monitor_in_a_real_terminal_and_q_stops_both(tmp_path):
     socket, out, rc_file = f"ganterm-ddp-{os.getpid()}", tmp_path / "run", tmp_path / "rc"
@@ -298,6 +301,7 @@ def build(shape, z_dim):
 """
 
 
+@pytest.mark.slow
 def test_a_user_model_with_an_unused_layer_trains_on_two_processes(tmp_path):
     models = tmp_path / "models.py"
     models.write_text(UNUSED_LAYER_MODELS)
