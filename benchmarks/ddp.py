@@ -32,7 +32,9 @@ def run_once(dataset: str, nproc: int, steps: int, out: Path) -> tuple[float, in
     cmd = [sys.executable, "-m", "ganterm", "train", dataset, "--steps", str(steps), "--headless"]
     cmd += ["--sample-every", str(10 * steps), "--ckpt-every", str(10 * steps), "--eval-every", "0"]
     cmd += ["--out", str(out)] + (["--nproc", str(nproc)] if nproc > 1 else [])
-    subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    subprocess.run(
+        cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     times = {r["step"]: r["time"] for r in rows}
     last = max(times)
