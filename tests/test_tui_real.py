@@ -93,7 +93,9 @@ async def test_view_checkpoint(ring_run):
         line = app.screen.query_one(StatusLine).render().plain
         assert "VIEW" in line and "ring · toy · ns" in line and "step 20/20" in line
         assert len(screen.feed.series("d_loss")) == 20
-        assert app.screen.query_one("#loss-chart", ChartView).renders >= 1
+        chart = app.screen.query_one("#loss-chart", ChartView)
+        # drawn at the screen's next refresh, which on a loaded machine may come after the samples
+        await wait_for(pilot, lambda: chart.renders >= 1, "the loss chart")
         assert any("ckpt" in t.plain for t in app.screen.query_one(EventLog).lines)
         assert panel.frame.kind == "points" and panel.frame.real is not None
         fixed = panel.frame
