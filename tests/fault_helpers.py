@@ -45,14 +45,14 @@ def run_cli(
     )
 
 
-def start_cli(*args: str, **kwargs) -> subprocess.Popen:
+def start_cli(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ganterm", *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=cli_env(),
+        env=env or cli_env(),
         **kwargs,
     )
 

@@ -19,7 +19,16 @@ from pathlib import Path
 import psutil
 import pytest
 import torch
-from fault_helpers import ENDLESS_RING, cli_env, events, metric_steps, one_line_error, run_cli, wait_for
+from fault_helpers import (
+    ENDLESS_RING,
+    cli_env,
+    events,
+    metric_steps,
+    one_line_error,
+    run_cli,
+    start_cli,
+    wait_for,
+)
 
 from ganterm.commands_channel import send_command
 from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint
@@ -28,13 +37,19 @@ RING = ("train", "ring", "--headless", "--eval-every", "0", "--sample-every", "1
 
 
 def launch(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ganterm", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    return start_cli(*args, env=cli_env(GANTERM_DIST_TIMEOUT="30"))
+
+
+def torchrun(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`torchrun --standalone --nproc-per-node 2 ARGS` (a script, or -m ganterm ...)."""
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    return subprocess.run(
+        [*launcher, *args],
+        capture_output=True,
         text=True,
-        env=cli_env(GANTERM_DIST_TIMEOUT="30"),
+        timeout=timeout,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -83,16 +98,8 @@ def test_two_processes_write_one_run_and_resume_exactly(tmp_path):
 
     # torchrun itself, resuming at step 20 on the same world size: the same weights at step 40
     again = tmp_path / "again"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     resume = ("--resume", str(run / "checkpoints" / "ckpt_0000020.pt"), "--out", str(again))
-    r = subprocess.run(
-        [*torchrun, "-m", "ganterm", *RING, "--steps", "40", *resume],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-    )
+    r = torchrun("-m", "ganterm", *RING, "--steps", "40", *resume)
     assert r.returncode == 0, r.stderr
     a, b = weights(checkpoint_files(run)[-1]), weights(checkpoint_files(again)[-1])
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -321,15 +328,7 @@ def test_ganterm_fit_under_torchrun(tmp_path):
     """The seed example (ganterm.fit with the user's own modules) as a 2-process torchrun job."""
     run = tmp_path / "fit"
     example = Path(__file__).resolve().parents[1] / "examples" / "seed_gan.py"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
-    r = subprocess.run(
-        [*torchrun, str(example), "--steps", "20", "--headless", "--out", str(run)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-    )
+    r = torchrun(str(example), "--steps", "20", "--headless", "--out", str(run))
     assert r.returncode == 0, r.stderr
     assert metric_steps(run) == list(range(1, 21))
     last = checkpoint_events(run)[-1]
