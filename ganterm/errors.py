@@ -31,6 +31,17 @@ class RankLostError(GantermError):
     every_rank = True
 
 
+def first_line(e: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type's name when it has none), cut to `limit`."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:limit]
+
+
+def described(e: BaseException, limit: int = 200) -> str:
+    """'TypeName: first line of the message', or the type's name alone when there is no message."""
+    text = (str(e).strip().splitlines() or [""])[0][:limit]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
 def choices_message(what: str, value: object, choices: list[str] | tuple[str, ...]) -> str:
     """The one line for an unknown name: what was asked and what exists."""
     return f"unknown {what} {value!r}; choose one of: {', '.join(choices)}"

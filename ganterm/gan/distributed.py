@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganterm.errors import RankLostError, UsageError
+from ganterm.errors import RankLostError, UsageError, first_line
 
 __all__ = ["Exchange", "RankLostError", "Ranks", "Solo", "from_environment"]
 
@@ -171,8 +171,9 @@ class Ranks(Solo):
         try:
             return fn(*args, **kwargs)
         except (RuntimeError, ConnectionError) as e:  # gloo/NCCL: closed peer, timeout
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-            raise RankLostError(f"lost contact with another process of the run ({first})") from None
+            raise RankLostError(
+                f"lost contact with another process of the run ({first_line(e, 160)})"
+            ) from None
 
     def mean(self, x: torch.Tensor) -> torch.Tensor:
         y = x.detach().to(self._device, torch.float32).contiguous()

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganterm.errors import UsageError
+from ganterm.errors import UsageError, described
 
 CHECK_BATCH = 64  # enough to catch a D that hard-codes its batch size, small enough to cost nothing
 _SEED = 12345
@@ -28,18 +28,13 @@ def _shape(t: Any) -> str:
     return type(t).__name__
 
 
-def _first_line(e: BaseException) -> str:
-    text = (str(e).strip().splitlines() or [""])[0][:200]
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
 def _run(what: str, given: str, fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except UsageError:
         raise
     except Exception as e:  # the user's forward: any error becomes one line
-        raise UsageError(f"the {what} raised on {given}: {_first_line(e)}") from None
+        raise UsageError(f"the {what} raised on {given}: {described(e)}") from None
 
 
 def _logits_ok(out: Any, n: int, pack: int) -> bool:
@@ -100,4 +95,4 @@ def _check(algo: Any, nets: dict[str, nn.Module], real: torch.Tensor, y: Any, la
 def stopped_line(e: BaseException, step: int, last_checkpoint: object) -> str:
     """The one line for a network that raised mid-training (the trainer has already saved what it had)."""
     where = f"; last checkpoint: {last_checkpoint}" if last_checkpoint else ""
-    return f"training stopped at step {step}: {_first_line(e)}{where}"
+    return f"training stopped at step {step}: {described(e)}{where}"

@@ -22,7 +22,7 @@ import torch
 
 from ganterm import __version__
 from ganterm.config import TrainConfig, recipe_key
-from ganterm.errors import GantermError, UsageError
+from ganterm.errors import GantermError, UsageError, first_line
 from ganterm.gan.algorithms import Algorithm, StepContext, build_algorithm
 from ganterm.gan.budget import TimeBudget
 from ganterm.gan.checkpoint import load_checkpoint, save_checkpoint, to_numpy_tree
@@ -453,8 +453,9 @@ class Trainer:
         try:
             self.state.load_state_dict(ckpt, self.device)
         except (KeyError, RuntimeError) as e:
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-            raise UsageError(f"--resume: the checkpoint's networks do not fit this run ({first})") from None
+            raise UsageError(
+                f"--resume: the checkpoint's networks do not fit this run ({first_line(e, 160)})"
+            ) from None
         self._restore_rank_rng(ckpt)
         self.sampler.fixed_latent = Latent.from_state_dict(ckpt["fixed_latent"]).to(self.device)
         if ckpt.get("recon_batch") is not None:

@@ -19,26 +19,25 @@ from types import ModuleType
 from torch import nn
 
 from ganterm.config import parse_model_file
-from ganterm.errors import UsageError
+from ganterm.errors import UsageError, described
 
 Pair = tuple[nn.Module, nn.Module]
 
 
-def absolute_spec(spec: str) -> str:
-    """'models.py:build' -> '/abs/path/models.py:build', checked to exist (the CLI records this form)."""
+def _file_and_function(spec: str) -> tuple[str, str]:
     parsed = parse_model_file(spec)
     if parsed is None:
         raise UsageError(f"--model {spec!r}: give a file and a function, e.g. models.py:build")
-    path, fn = parsed
+    return parsed
+
+
+def absolute_spec(spec: str) -> str:
+    """'models.py:build' -> '/abs/path/models.py:build', checked to exist (the CLI records this form)."""
+    path, fn = _file_and_function(spec)
     p = Path(path).expanduser()
     if not p.is_file():
         raise UsageError(f"--model {spec}: no such file: {path}")
     return f"{p.resolve()}:{fn}"
-
-
-def _first_line(e: BaseException) -> str:
-    text = (str(e).strip().splitlines() or [""])[0][:200]
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def _load_module(path: Path) -> ModuleType:
@@ -53,16 +52,13 @@ def _load_module(path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except Exception as e:
         sys.modules.pop(name, None)
-        raise UsageError(f"--model {path}: loading the file raised {_first_line(e)}") from None
+        raise UsageError(f"--model {path}: loading the file raised {described(e)}") from None
     return module
 
 
 def load_builder(spec: str) -> Callable[..., object]:
     """The function `spec` names, with one-line errors for a moved file or a missing function."""
-    parsed = parse_model_file(spec)
-    if parsed is None:
-        raise UsageError(f"--model {spec!r}: give a file and a function, e.g. models.py:build")
-    path_text, fn = parsed
+    path_text, fn = _file_and_function(spec)
     path = Path(path_text).expanduser()
     if not path.is_file():
         raise UsageError(
@@ -90,7 +86,7 @@ def build_from_file(spec: str, shape: tuple[int, ...], z_dim: int) -> Pair:
         raise
     except Exception as e:
         raise UsageError(
-            f"{fn}(shape={tuple(shape)}, z_dim={z_dim}) in {path} raised {_first_line(e)}"
+            f"{fn}(shape={tuple(shape)}, z_dim={z_dim}) in {path} raised {described(e)}"
         ) from None
     if not (
         isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(m, nn.Module) for m in pair)
