@@ -34,15 +34,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_digits import digits_folder
 from throughput import machine
 
+from ganterm.channel.feed import Feed, SampleFrame
 from ganterm.config import TrainConfig, resolve
 from ganterm.data.registry import load_dataset
 from ganterm.eval.fcd import load_or_train_classifier
 from ganterm.eval.quality import evaluate_samples
-from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint
-from ganterm.gan.feed import Feed, SampleFrame
-from ganterm.gan.rundir import tile_images
-from ganterm.gan.sampling import Sampler
-from ganterm.gan.train import Trainer
+from ganterm.rundir.files import tile_images
+from ganterm.training.checkpoint import checkpoint_files, load_checkpoint
+from ganterm.training.sampling import Sampler
+from ganterm.training.trainer import Trainer
 
 N_EVAL = 2500
 EVAL_SEED = 12345

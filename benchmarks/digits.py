@@ -45,15 +45,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_digits import digits_folder
 from throughput import PngFolder, ReferenceLoop, machine
 
+from ganterm.channel.feed import Feed
 from ganterm.config import TrainConfig, resolve
 from ganterm.data.registry import load_dataset
 from ganterm.eval.fcd import class_probabilities, class_stats, frechet_distance, load_or_train_classifier
 from ganterm.eval.fcd import feature_stats as fcd_feature_stats
-from ganterm.gan.checkpoint import load_checkpoint
-from ganterm.gan.feed import Feed
-from ganterm.gan.models import build_models
-from ganterm.gan.sampling import Sampler, generate
-from ganterm.gan.train import Trainer
+from ganterm.models.catalog import build_models
+from ganterm.training.checkpoint import load_checkpoint
+from ganterm.training.sampling import Sampler, generate
+from ganterm.training.trainer import Trainer
 
 N_EVAL = 2500
 EVAL_SEED = 12345

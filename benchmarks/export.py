@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganterm.export import export_run
-from ganterm.gan.rundir import tile_images
+from ganterm.rundir.export import export_run
+from ganterm.rundir.files import tile_images
 
 
 def cpu_model() -> str:

@@ -35,7 +35,7 @@ import torch
 from ganterm.config import TrainConfig, resolve
 from ganterm.eval.quality import evaluate_generator, generate_samples
 from ganterm.eval.toy import nearest_modes
-from ganterm.gan.train import Trainer
+from ganterm.training.trainer import Trainer
 
 # PacGAN (Lin et al. 2018), tables 2 and 3: mean over trials, 2,500 samples.
 REFERENCES = [

@@ -59,8 +59,8 @@ import torch
 marks["import torch"] = time.time() - t; t = time.time()
 import textual.app
 marks["import textual"] = time.time() - t; t = time.time()
-from ganterm.gan.checkpoint import load_checkpoint
-from ganterm.gan.sampling import Sampler
+from ganterm.training.checkpoint import load_checkpoint
+from ganterm.training.sampling import Sampler
 marks["import ganterm checkpoint+sampling"] = time.time() - t; t = time.time()
 ckpt = load_checkpoint(sys.argv[1])
 marks["load checkpoint"] = time.time() - t; t = time.time()

@@ -39,10 +39,10 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ganterm.channel.feed import Feed
 from ganterm.config import TrainConfig, resolve
-from ganterm.gan.feed import Feed
-from ganterm.gan.models import build_models
-from ganterm.gan.train import Trainer
+from ganterm.models.catalog import build_models
+from ganterm.training.trainer import Trainer
 
 BATCH = 64
 Z_DIM = 100
@@ -471,7 +471,7 @@ def _small_config(out: Path, model: str) -> TrainConfig:
 def part_frozen(args: argparse.Namespace, tmp: Path) -> None:
     import contextlib
 
-    import ganterm.gan.algorithms.adversarial as train_module  # where the G step freezes D
+    import ganterm.algos.gan as train_module  # where the G step freezes D
 
     frozen = train_module.frozen
 

@@ -22,9 +22,9 @@ import threading
 import time
 from pathlib import Path
 
+from ganterm.channel.control import Control
+from ganterm.channel.feed import Feed
 from ganterm.config import TrainConfig, resolve
-from ganterm.gan.control import Control
-from ganterm.gan.feed import Feed
 
 
 def rate_between(feed: Feed, start: int, end: int) -> float:
@@ -38,7 +38,7 @@ def rate_between(feed: Feed, start: int, end: int) -> float:
 
 
 def headless(cfg: TrainConfig, warm: int, steps: int) -> float:
-    from ganterm.gan.train import Trainer
+    from ganterm.training.trainer import Trainer
 
     feed, control = Feed(), Control()
     th = threading.Thread(target=Trainer(cfg, feed, control).run)
@@ -52,10 +52,10 @@ def headless(cfg: TrainConfig, warm: int, steps: int) -> float:
 def with_tui(cfg: TrainConfig, warm: int, steps: int, system: bool = False) -> tuple[float, float]:
     """(steps/s, UI thread CPU ms per second of wall time) over the same window."""
     from ganterm.sysmon import SystemSampler
-    from ganterm.tui.app import train_app
+    from ganterm.session import Session
 
     sampler = SystemSampler().start() if system else None
-    app = train_app(cfg, "256", sampler)
+    app = Session(cfg).monitor_app("256", sampler)
     if sampler is not None:
         sampler.record_run(app.monitor.feed)
     feed = app.monitor.feed

@@ -22,8 +22,8 @@ from importlib.metadata import version
 import numpy as np
 from rich.console import Console
 
-from ganterm.gan.feed import Feed
-from ganterm.gan.history import METRIC_COLUMNS, MetricHistory
+from ganterm.channel.feed import Feed
+from ganterm.channel.history import METRIC_COLUMNS, MetricHistory
 from ganterm.render.ansi import AnsiLines
 from ganterm.render.chart import ChartSeries, render_line_chart
 from ganterm.render.grid import tile

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,10 @@ FIT_MODEL = "fit"
 _MODEL_FILE_RE = re.compile(r"^(?P<path>.+\.py):(?P<fn>[A-Za-z_][A-Za-z0-9_]*)$")
 
 
+def algo_has_loss(algo: str | None) -> bool:
+    return (algo or "gan") != "vae"
+
+
 def parse_model_file(model: str | None) -> tuple[str, str] | None:
     """'path/models.py:build' -> ('path/models.py', 'build'); None for any other model name."""
     m = _MODEL_FILE_RE.match(model or "")
@@ -36,7 +41,7 @@ def is_user_model(model: str | None) -> bool:
 
 PRECISIONS = ("fp32", "bf16", "auto")
 ON_NAN = ("pause", "rollback", "stop")
-AUGMENTS = ("color", "translation", "cutout")  # DiffAugment's policies (ganterm/gan/augment.py)
+AUGMENTS = ("color", "translation", "cutout")  # DiffAugment's policies (ganterm/algos/augment.py)
 
 # Recipes: what trains well per dataset with no flags. Keys are TrainConfig fields.
 # The optional stabilisers and model options, off unless a recipe turns them on.
@@ -440,3 +445,18 @@ def parse_betas(text: str) -> tuple[float, float]:
     if len(parts) != 2:
         raise UsageError(f"--betas takes two numbers like 0.5,0.999, got {text!r}")
     return parts  # type: ignore[return-value]
+
+
+def check_dataset_name(name: str) -> None:
+    """Fail before any heavy import on a name that cannot be a dataset."""
+    if name.startswith("folder:"):
+        folder = name[len("folder:") :]
+        if not folder or not os.path.isdir(os.path.expanduser(folder)):
+            raise UsageError(
+                f"folder {folder!r} is not an existing directory; give folder:PATH, a folder of images"
+            )
+        return
+    if name in RECIPES or os.path.isdir(name):
+        return
+    choices = [*[k for k in RECIPES if k != "folder"], "folder:PATH"]
+    raise UsageError(f"unknown dataset {name!r}; choose one of: {', '.join(choices)}")

@@ -13,14 +13,9 @@ says to rebuild G in Python (ganterm has the weights, not the code).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import signal
 import sys
-import threading
 import time as _time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganterm.config import FIT_MODEL, RECIPES, TrainConfig, parse_duration, resolve
+from ganterm.config import FIT_MODEL, RECIPES, TrainConfig, check_dataset_name, parse_duration, resolve
 from ganterm.data.base import Dataset
-from ganterm.errors import GantermError, UsageError
-from ganterm.gan.train import Trainer
+from ganterm.errors import UsageError
 
 # TrainConfig fields that fit sets itself (arguments of their own, or what the networks decide).
 _OWN_FIELDS = (
@@ -47,6 +41,8 @@ _OWN_FIELDS = (
     "world_size",
 )
 OPTIONS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in _OWN_FIELDS)
+# fit's own keyword arguments, listed beside the options when a name is neither
+FIT_ARGUMENTS = ("loss", "steps", "time", "out", "headless", "z_dim")
 
 
 @dataclass(frozen=True)
@@ -158,23 +154,6 @@ def as_dataset(
 
 
 # ---------------------------------------------------------------------------------------- trainer
-class _FitTrainer(Trainer):
-    """The trainer with the user's data and networks in place of the registry's."""
-
-    def __init__(
-        self, cfg: TrainConfig, *args: Any, networks: tuple[nn.Module, nn.Module], data: Dataset, **kw: Any
-    ) -> None:
-        super().__init__(cfg, *args, **kw)
-        self._networks, self._data = networks, data
-
-    def _load_data(self) -> Dataset:
-        return self._data
-
-    def _build_state(self, gen: torch.Generator) -> Any:
-        self.algo.networks = self._networks
-        return super()._build_state(gen)
-
-
 def _config(
     data: Dataset,
     name: str | None,
@@ -188,7 +167,8 @@ def _config(
 ) -> TrainConfig:
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
-        raise UsageError(f"ganterm.fit has no option {unknown[0]!r}; it takes: {', '.join(OPTIONS)}")
+        takes = ", ".join(sorted({*OPTIONS, *FIT_ARGUMENTS}))
+        raise UsageError(f"ganterm.fit has no option {unknown[0]!r}; it takes: {takes}")
     if steps is not None and (not isinstance(steps, int) or steps <= 0):
         raise UsageError(f"steps must be a positive integer, got {steps!r}")
     time_limit = None
@@ -237,46 +217,6 @@ def _config(
     return resolve(cfg)
 
 
-@contextlib.contextmanager
-def _stop_on_signals(control: Any) -> Iterator[None]:
-    """Ctrl-C / SIGTERM finish the step and checkpoint (main thread only); the old handlers come back."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    sigs = [s for s in (signal.SIGINT, signal.SIGTERM) if s is not None]
-    saved = {s: signal.signal(s, lambda n, _f: control.stop(reason=signal.Signals(n).name)) for s in sigs}
-    try:
-        yield
-    finally:
-        for s, h in saved.items():
-            signal.signal(s, h)
-
-
-def _run_headless(trainer: Trainer) -> None:
-    from ganterm.cli import serve_run_commands
-    from ganterm.report import HeadlessReporter
-
-    reporter = HeadlessReporter(trainer.feed)
-    reporter.start()
-    stop_serving = serve_run_commands(trainer, trainer.feed, trainer.control)  # `ganterm view RUN` steers
-    try:
-        with _stop_on_signals(trainer.control):
-            trainer.run()
-    finally:
-        stop_serving()
-        reporter.stop()
-
-
-def _run_tui(trainer: Trainer, cfg: TrainConfig) -> None:
-    """The live monitor, as `ganterm train` shows it, over the user's networks."""
-    from ganterm.tui.app import GantermApp, resolve_color_system, run_app
-    from ganterm.tui.screens.train import TrainScreen
-
-    trainer.feed.update(state="starting", dataset=cfg.dataset, model=FIT_MODEL, algo=str(cfg.algo))
-    color = resolve_color_system(None)
-    run_app(GantermApp(TrainScreen(trainer.feed, trainer.control, trainer.run, color_system=color), None))
-
-
 def fit(
     generator: nn.Module,
     discriminator: nn.Module,
@@ -302,9 +242,7 @@ def fit(
         raise UsageError("ganterm.fit takes two torch nn.Modules: fit(generator, discriminator, data, ...)")
     name = data if isinstance(data, str) else None
     if name is not None:
-        from ganterm.cli import _check_dataset_name
-
-        _check_dataset_name(name)
+        check_dataset_name(name)
     dataset = as_dataset(
         data,
         seed=int(options.get("seed", 0)),
@@ -315,48 +253,21 @@ def fit(
         out = Path("runs") / f"fit-{_time.strftime('%Y%m%d-%H%M%S')}"
     networks = (generator, discriminator)
     cfg = _config(dataset, name, loss, steps, time, out, options, networks, z_dim)
-    evaluator = None
-    if name is not None:
-        from ganterm.cli import default_evaluator
+    from ganterm.session import Session, join_ranks
 
-        evaluator = default_evaluator()
-
-    from ganterm.gan.control import Control
-    from ganterm.gan.feed import Feed
-
-    dist = None
-    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:  # under torchrun: one DDP rank of the run
-        from ganterm.gan.distributed import from_environment
-
-        dist = from_environment()
-    main = dist is None or dist.is_main
-    use_tui = main and (headless is False or (headless is None and sys.stdout.isatty()))
-    trainer = _FitTrainer(
+    dist = join_ranks()  # under torchrun: one DDP rank of the run
+    session = Session(
         cfg,
-        Feed(),
-        Control(),
-        networks=networks,
-        data=dataset,
-        progress=main and not use_tui,
-        evaluator=evaluator,
         dist=dist,
+        data=dataset,
+        networks=(generator, discriminator),
+        # FCD and the PacGAN modes need a known dataset's classifier or modes
+        evaluator="default" if name is not None else None,
+        source="ganterm.fit",
     )
-    try:
-        if not main:  # the monitor, the run directory and the progress line are rank 0's
-            with _stop_on_signals(trainer.control):
-                trainer.run()
-        else:
-            _run_tui(trainer, cfg) if use_tui else _run_headless(trainer)
-    except GantermError:
-        raise
-    except Exception as e:  # a network that raised mid-run: one line; the trainer kept its checkpoint
-        from ganterm.gan.shape_check import stopped_line
-
-        raise GantermError(stopped_line(e, trainer.step, trainer.last_checkpoint)) from None
-    finally:
-        if dist is not None:
-            dist.close()
-    snap = trainer.feed.snapshot
+    monitor = headless is False or (headless is None and sys.stdout.isatty())
+    session.run(monitor)
+    trainer, snap = session.trainer, session.feed.snapshot
     return FitResult(
         run_dir=Path(trainer.run_dir or ""),
         steps=trainer.step,

@@ -2,7 +2,7 @@
 through torch's own elastic launcher (in this process, so its failures become one line of ours).
 
 The launcher starts N copies of `python -m ganterm train ...` on this machine; they meet on a free
-local port and each finds its rank in the environment (see gan/distributed.py). SIGTERM or Ctrl-C here
+local port and each finds its rank in the environment (see training/ranks.py). SIGTERM or Ctrl-C here
 is passed on to every rank by the launcher; they stop together at the next exchange and rank 0
 writes the final checkpoint. A rank that dies takes the run down: the launcher stops the others and we
 say which one died and how.

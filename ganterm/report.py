@@ -12,7 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from ganterm.gan.feed import Feed, Snapshot
+from ganterm.channel.feed import Feed, Snapshot
 
 if TYPE_CHECKING:  # psutil is imported only where a sampler runs
     from ganterm.sysmon import ReadingSource, SystemReading

@@ -12,7 +12,7 @@
     run.close()
 
 The directory is the one ganterm's own trainer writes (config.json, metrics.jsonl, events.jsonl, samples/),
-plus the steering channel of `ganterm.commands_channel` (commands/, status.json).
+plus the steering channel of `ganterm.rundir.commands` (commands/, status.json).
 
 Logging is budgeted at under 1 % of a millisecond step. Metric rows wait in memory and are written
 together at most every `flush_interval` seconds (or `flush_rows` rows), on close and at interpreter exit;
@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ganterm.commands_channel import (
+from ganterm.rundir.commands import (
     BUILTIN_COMMANDS,
     BUILTIN_NAMES,
     ChannelCommand,
@@ -48,7 +48,7 @@ from ganterm.commands_channel import (
     convert_arg,
     write_status,
 )
-from ganterm.gan.rundir import _open_for_append  # one torn-line rule for every writer
+from ganterm.rundir.files import _open_for_append  # one torn-line rule for every writer
 
 FLUSH_INTERVAL_S = 1.0
 FLUSH_ROWS = 5000
@@ -191,7 +191,7 @@ class Run:
         """
         from PIL import Image
 
-        from ganterm.gan.rundir import tile_images
+        from ganterm.rundir.files import tile_images
 
         imgs = to_uint8_nhwc(batch, max_images)
         mosaic = tile_images(imgs, max(1, math.isqrt(len(imgs))))

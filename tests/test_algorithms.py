@@ -13,17 +13,17 @@ import pytest
 import torch
 from PIL import Image
 
+from ganterm.algos.catalog import build_algorithm
+from ganterm.algos.prior import LatentPrior
+from ganterm.channel.feed import Feed
+from ganterm.channel.history import MetricHistory
 from ganterm.config import TrainConfig, resolve
 from ganterm.errors import UsageError
 from ganterm.eval.quality import conditional_accuracy
-from ganterm.gan.algorithms import build_algorithm
-from ganterm.gan.checkpoint import FORMAT_KEY, load_checkpoint, save_checkpoint
-from ganterm.gan.feed import Feed
-from ganterm.gan.history import MetricHistory
-from ganterm.gan.prior import LatentPrior
-from ganterm.gan.rundir import RunDirReader
-from ganterm.gan.sampling import Sampler
-from ganterm.gan.train import Trainer
+from ganterm.rundir.files import RunDirReader
+from ganterm.training.checkpoint import FORMAT_KEY, load_checkpoint, save_checkpoint
+from ganterm.training.sampling import Sampler
+from ganterm.training.trainer import Trainer
 
 ALGOS = ("gan", "cgan", "infogan", "vae")
 
@@ -72,7 +72,7 @@ def cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.C
 
 def test_the_loop_imports_no_eval_tui_or_render():
     code = (
-        "import sys, ganterm.gan.train, ganterm.gan.algorithms, ganterm.gan.state; "
+        "import sys, ganterm.training.trainer, ganterm.algos.catalog, ganterm.training.state; "
         "bad=[m for m in sys.modules if m.startswith(('ganterm.eval', 'ganterm.tui', 'ganterm.render'))]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

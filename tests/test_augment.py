@@ -6,9 +6,9 @@ import pytest
 import torch
 from test_trainer import assert_reaches_d_and_resumes_exactly
 
+from ganterm.algos.augment import DiffAugment, cutout, translation
 from ganterm.config import TrainConfig, parse_augment, resolve
 from ganterm.errors import UsageError
-from ganterm.gan.augment import DiffAugment, cutout, translation
 
 
 def test_policy_parsing():

@@ -17,7 +17,7 @@ from fault_helpers import cli_env, one_line_error, run_cli, tree_hashes
 
 from ganterm import cli
 from ganterm.config import TrainConfig, resolve
-from ganterm.gan.train import Trainer
+from ganterm.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -200,13 +200,13 @@ def test_cuda_out_of_memory_is_one_line(monkeypatch, capsys, tmp_path):
     """No GPU here: raise torch's OOM from inside the command and check the mapping in cli.main."""
     import torch
 
-    def boom(cfg, *_args, **_kwargs):
+    def boom(*_args, **_kwargs):
         raise torch.OutOfMemoryError(
             "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.8 GiB total)\n"
             "See documentation for Memory Management"
         )
 
-    monkeypatch.setattr(cli, "_train_headless", boom)
+    monkeypatch.setattr("ganterm.session.Session.run", boom)
     monkeypatch.setattr(sys, "argv", ["ganterm", "train", "ring", "--headless", "--out", str(tmp_path / "r")])
     with pytest.raises(SystemExit) as ex:
         cli.main()
@@ -221,7 +221,7 @@ def test_unexpected_multi_line_error_is_one_line(monkeypatch, capsys):
     def boom(*_args, **_kwargs):
         raise RuntimeError("first line\nsecond line\nthird line")
 
-    monkeypatch.setattr(cli, "_train_headless", boom)
+    monkeypatch.setattr("ganterm.session.Session.run", boom)
     monkeypatch.setattr(sys, "argv", ["ganterm", "train", "ring", "--headless"])
     monkeypatch.delenv("GANTERM_DEBUG", raising=False)
     with pytest.raises(SystemExit):

@@ -10,7 +10,7 @@ import pytest
 from fault_helpers import run_cli
 from PIL import Image
 
-from ganterm.gan.checkpoint import load_checkpoint
+from ganterm.training.checkpoint import load_checkpoint
 
 
 def ganterm(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

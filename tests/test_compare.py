@@ -18,7 +18,7 @@ from PIL import Image
 from test_tui_fixtures import sync
 
 from ganterm.errors import UsageError
-from ganterm.gan.multirun import RUN_COLORS, find_runs, run_color, short_names
+from ganterm.rundir.runs import RUN_COLORS, find_runs, run_color, short_names
 from ganterm.tui.app import GantermApp
 from ganterm.tui.screens.compare import CompareScreen, RunLegend
 from ganterm.tui.widgets.charts import CompareChart

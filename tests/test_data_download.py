@@ -189,9 +189,9 @@ def test_progress_can_go_to_a_line_instead_of_stderr(
 def test_trainer_under_the_tui_shows_download_progress_in_the_header(
     server, mnist_files, tmp_path, monkeypatch
 ) -> None:
+    from ganterm.channel.feed import Feed
     from ganterm.config import TrainConfig, resolve
-    from ganterm.gan.feed import Feed
-    from ganterm.gan.train import Trainer
+    from ganterm.training.trainer import Trainer
 
     server.routes = {f"/m/{name}": (body, "ok") for name, body in mnist_files.items()}
     monkeypatch.setenv(download.ENV_MIRRORS, _base(server))

@@ -107,7 +107,7 @@ def test_decode_progress_reaches_a_line_sink(tmp_path: Path, capsys: pytest.Capt
 def test_trainer_on_a_folder_reports_decoding_through_the_feed(tmp_path: Path) -> None:
     # What `ganterm train ./pictures` does under the TUI: no progress given, so the header gets the lines.
     from ganterm.config import TrainConfig, resolve
-    from ganterm.gan.train import Trainer
+    from ganterm.training.trainer import Trainer
 
     _many_images(tmp_path / "pics")
     cfg = TrainConfig(dataset=str(tmp_path / "pics"), steps=2, batch_size=8, out=str(tmp_path / "run"))

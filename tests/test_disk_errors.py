@@ -18,11 +18,11 @@ import pytest
 import torch
 from fault_helpers import metric_steps, wait_for
 
+from ganterm.channel.control import Control
+from ganterm.channel.feed import Feed
 from ganterm.config import TrainConfig, resolve
-from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint
-from ganterm.gan.control import Control
-from ganterm.gan.feed import Feed
-from ganterm.gan.train import Trainer
+from ganterm.training.checkpoint import checkpoint_files, load_checkpoint
+from ganterm.training.trainer import Trainer
 
 
 class Running:

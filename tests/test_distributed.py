@@ -30,8 +30,8 @@ from fault_helpers import (
     wait_for,
 )
 
-from ganterm.commands_channel import send_command
-from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint
+from ganterm.rundir.commands import send_command
+from ganterm.training.checkpoint import checkpoint_files, load_checkpoint
 
 RING = ("train", "ring", "--headless", "--eval-every", "0", "--sample-every", "1000")
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganterm.gan.ema import EMA, ema_beta
+from ganterm.training.ema import EMA, ema_beta
 
 
 def _net() -> nn.Module:
@@ -76,8 +76,8 @@ def test_bad_beta():
 def test_trainer_resume_keeps_the_average_and_the_decay_exact(tmp_path):
     """A run resumed mid-decay ends with the same G-EMA weights and rates as an unbroken one."""
     from ganterm.config import TrainConfig, resolve
-    from ganterm.gan.checkpoint import load_checkpoint
-    from ganterm.gan.train import Trainer
+    from ganterm.training.checkpoint import load_checkpoint
+    from ganterm.training.trainer import Trainer
 
     kw = dict(
         dataset="ring",
@@ -106,9 +106,9 @@ def test_trainer_resume_keeps_the_average_and_the_decay_exact(tmp_path):
 
 def test_sampler_prefers_the_average(tmp_path):
     from ganterm.config import TrainConfig, resolve
-    from ganterm.gan.checkpoint import load_checkpoint
-    from ganterm.gan.sampling import Sampler
-    from ganterm.gan.train import Trainer
+    from ganterm.training.checkpoint import load_checkpoint
+    from ganterm.training.sampling import Sampler
+    from ganterm.training.trainer import Trainer
 
     cfg = resolve(
         TrainConfig(

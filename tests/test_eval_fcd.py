@@ -9,7 +9,7 @@ from ganterm.data.base import Dataset
 from ganterm.data.shapes import shapes
 from ganterm.eval import fcd
 from ganterm.eval.quality import evaluate_generator
-from ganterm.gan.models import MLPGenerator
+from ganterm.models.catalog import MLPGenerator
 
 N = 1000  # samples per FCD in the fast tests
 
@@ -129,7 +129,7 @@ def test_unlabelled_images_have_no_fcd(data):
 @pytest.mark.slow
 def test_trainer_recipe_beats_untrained_with_default_classifier(tmp_path):
     from ganterm.config import TrainConfig, resolve
-    from ganterm.gan.train import Trainer
+    from ganterm.training.trainer import Trainer
 
     cfg = resolve(TrainConfig(dataset="shapes", steps=400, out=str(tmp_path / "run"), data_dir=str(tmp_path)))
     t = Trainer(cfg)

@@ -9,9 +9,9 @@ from torch import nn
 from ganterm.config import TrainConfig, resolve
 from ganterm.data.registry import load_dataset
 from ganterm.eval.quality import evaluate_checkpoint, evaluate_generator, evaluate_sampler, format_quality
-from ganterm.gan.checkpoint import load_checkpoint
-from ganterm.gan.models import build_models
-from ganterm.gan.train import Trainer
+from ganterm.models.catalog import build_models
+from ganterm.training.checkpoint import load_checkpoint
+from ganterm.training.trainer import Trainer
 
 
 class ModePicker(nn.Module):

@@ -15,7 +15,7 @@ from fault_helpers import run_cli
 from PIL import Image
 
 from ganterm.errors import GantermError, UsageError
-from ganterm.export import Frame, export_run, gif_duration_ms, thin
+from ganterm.rundir.export import Frame, export_run, gif_duration_ms, thin
 
 # Written to disk out of order; 9,999,999 and 10,000,000 also sort wrongly by name.
 STEPS = [500, 20, 10_000_000, 0, 9_999_999, 1000]
@@ -357,7 +357,7 @@ def test_unwritable_directory(run, tmp_path):
 
 def test_unwritable_output_directory_is_refused(run, tmp_path, monkeypatch):
     # root passes os.access everywhere, so the check is exercised by pretending (the test above is real)
-    monkeypatch.setattr("ganterm.export.os.access", lambda *_: False)
+    monkeypatch.setattr("ganterm.rundir.export.os.access", lambda *_: False)
     with pytest.raises(UsageError, match="is not writable"):
         export_run(run, gif=tmp_path / "a.gif")
     with pytest.raises(UsageError, match="is not writable"):

@@ -2,9 +2,9 @@ import threading
 
 import numpy as np
 
-from ganterm.gan.control import Control
-from ganterm.gan.feed import Feed, SampleFrame
-from ganterm.gan.history import METRIC_COLUMNS
+from ganterm.channel.control import Control
+from ganterm.channel.feed import Feed, SampleFrame
+from ganterm.channel.history import METRIC_COLUMNS
 
 
 def test_read_since_returns_only_new_things():

@@ -16,7 +16,7 @@ from torch import nn
 import ganterm
 from ganterm.errors import GantermError, UsageError
 from ganterm.fitting import OPTIONS, as_dataset, infer_z_dim
-from ganterm.gan.checkpoint import load_checkpoint
+from ganterm.training.checkpoint import load_checkpoint
 
 FAST = {"headless": True, "precision": "fp32", "batch_size": 16, "sample_every": 1000, "n_samples": 16}
 

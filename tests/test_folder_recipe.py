@@ -12,7 +12,7 @@ from PIL import Image
 from ganterm.config import TrainConfig, resolve
 from ganterm.data.folder import folder_labels, load_folder
 from ganterm.data.folder_probe import probe_folder
-from ganterm.gan.train import Trainer
+from ganterm.training.trainer import Trainer
 
 
 def _digits(root: Path, classes=("0", "1", "2"), n: int = 4, size: int = 28, mode: str = "L") -> Path:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from ganterm.gan.health import HINTS, Alert, HealthMonitor, mean_pairwise_distance
+from ganterm.training.health import HINTS, Alert, HealthMonitor, mean_pairwise_distance
 
 HEALTHY = {"d_loss": 1.2, "g_loss": 0.9, "d_real": 0.7, "d_fake": 0.35, "grad_g": 0.8, "grad_d": 1.5}
 D_WINS = {"d_real": 0.99, "d_fake": 0.01}
@@ -249,7 +249,7 @@ def test_hints_fit_the_loss_the_run_uses(loss: str) -> None:
 
 
 def test_hint_for_without_a_loss_is_the_generic_one() -> None:
-    from ganterm.gan.health import hint_for
+    from ganterm.training.health import hint_for
 
     assert hint_for("d_wins") == HINTS["d_wins"]
     assert hint_for("divergence", "ns") == HINTS["divergence"]

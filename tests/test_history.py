@@ -1,6 +1,6 @@
 import numpy as np
 
-from ganterm.gan.history import METRIC_COLUMNS, MetricHistory
+from ganterm.channel.history import METRIC_COLUMNS, MetricHistory
 
 
 def _fill(h: MetricHistory, n: int, chunk: int = 10_000) -> np.ndarray:

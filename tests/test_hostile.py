@@ -19,8 +19,8 @@ from fault_helpers import one_line_error, run_cli
 from ganterm import cli
 from ganterm.config import TrainConfig, resolve
 from ganterm.errors import CheckpointError
-from ganterm.gan.checkpoint import FORMAT_KEY, load_checkpoint, save_checkpoint
-from ganterm.gan.train import Trainer
+from ganterm.training.checkpoint import FORMAT_KEY, load_checkpoint, save_checkpoint
+from ganterm.training.trainer import Trainer
 
 
 class Payload:

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from fault_helpers import cli_env, run_cli, wait_for
 
-from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint, newest_loadable
-from ganterm.gan.rundir import RunDirReader
+from ganterm.rundir.files import RunDirReader
+from ganterm.training.checkpoint import checkpoint_files, load_checkpoint, newest_loadable
 
 _FOREVER = 10**6
 
@@ -34,7 +34,7 @@ def _train_forever(run: str) -> None:
     import torch
 
     from ganterm.config import TrainConfig, resolve
-    from ganterm.gan.train import Trainer
+    from ganterm.training.trainer import Trainer
 
     torch.set_num_threads(1)  # two cores shared with the parent and the rest of the suite
     found = newest_loadable(run) if Path(run, "checkpoints").is_dir() else None
@@ -153,7 +153,7 @@ def _check_after_kills(run: Path, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def _forkserver_with_torch():
     """Preload the trainer in the forkserver once (it starts on first use and serves every fork)."""
-    multiprocessing.set_forkserver_preload(["torch", "ganterm.gan.train", "ganterm.data.toy"])
+    multiprocessing.set_forkserver_preload(["torch", "ganterm.training.trainer", "ganterm.data.toy"])
 
 
 def test_kill9_during_checkpoints_loses_nothing(tmp_path, _forkserver_with_torch):

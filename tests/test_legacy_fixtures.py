@@ -62,7 +62,17 @@ def test_legacy_resume_is_exact(legacy: Path, tmp_path: Path):
     second resume from the new step-30 checkpoint repeats steps 31..40 bit for bit."""
     ckpt = legacy / "ring" / "checkpoints" / "ckpt_0000020.pt"
     one, two = tmp_path / "one", tmp_path / "two"
-    args = ("--steps", "40", "--headless", "--ckpt-every", "10", "--sample-every", "1000", "--eval-every", "0")
+    args = (
+        "--steps",
+        "40",
+        "--headless",
+        "--ckpt-every",
+        "10",
+        "--sample-every",
+        "1000",
+        "--eval-every",
+        "0",
+    )
     r = run_cli("train", "ring", "--resume", str(ckpt), "--out", str(one), *args)
     assert r.returncode == 0, r.stderr
     mid = one / "checkpoints" / "ckpt_0000030.pt"

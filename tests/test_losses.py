@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from ganterm.algos.losses import LOSSES, get_loss, gradient_penalty
 from ganterm.config import LOSS_NAMES
 from ganterm.errors import UsageError
-from ganterm.gan.losses import LOSSES, get_loss, gradient_penalty
 
 NAMES = list(LOSSES)
 
@@ -181,7 +181,7 @@ def test_gradient_penalty_is_reproducible_with_a_generator() -> None:
 
 @pytest.mark.parametrize("train", [True, False])
 def test_gradient_penalty_trains_d_only_in_any_mode(train: bool) -> None:
-    from ganterm.gan.models import build_models
+    from ganterm.models.catalog import build_models
 
     torch.manual_seed(0)
     G, D = build_models("dcgan", (1, 28, 28), 8, gp_safe=True)
@@ -198,7 +198,7 @@ def test_gradient_penalty_trains_d_only_in_any_mode(train: bool) -> None:
 
 
 def test_r1_is_the_mean_squared_gradient_at_real_data() -> None:
-    from ganterm.gan.losses import r1_penalty
+    from ganterm.algos.losses import r1_penalty
 
     w = torch.tensor([[3.0], [4.0]])
     D = nn.Linear(2, 1, bias=False)

@@ -12,7 +12,7 @@ from torch import nn
 
 from ganterm.config import MODEL_NAMES
 from ganterm.errors import UsageError
-from ganterm.gan.models import MODELS, build_models, count_parameters
+from ganterm.models.catalog import MODELS, build_models, count_parameters
 
 
 @pytest.fixture
@@ -174,7 +174,7 @@ def test_count_parameters() -> None:
 @pytest.mark.usefixtures("one_thread")
 def test_toy_pair_learns_a_shifted_gaussian() -> None:
     """A few hundred ns steps move G's output onto data far from where it starts."""
-    from ganterm.gan.losses import get_loss
+    from ganterm.algos.losses import get_loss
 
     torch.manual_seed(0)
     G, D = build_models("toy", (2,), 8, hidden=32)
@@ -202,9 +202,9 @@ def test_toy_pair_learns_a_shifted_gaussian() -> None:
 @pytest.mark.usefixtures("one_thread")
 def test_toy_pair_reaches_every_ring_mode() -> None:
     """A plain toy pair (ns, Adam 1e-3 for both, batch 256, z 16) captures 8/8 ring modes in 3000 steps."""
+    from ganterm.algos.losses import get_loss
     from ganterm.data.toy import ring
     from ganterm.eval.toy import PACGAN_N, score_toy
-    from ganterm.gan.losses import get_loss
 
     torch.manual_seed(0)
     data, gen = ring(), torch.Generator().manual_seed(1)
@@ -231,7 +231,7 @@ def test_toy_pair_reaches_every_ring_mode() -> None:
 
 def test_importing_the_trainer_modules_leaves_the_ui_out() -> None:
     code = (
-        "import sys, ganterm.gan.models, ganterm.gan.losses, ganterm.gan.health\n"
+        "import sys, ganterm.models.catalog, ganterm.algos.losses, ganterm.training.health\n"
         "bad = [m for m in ('textual', 'rich') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

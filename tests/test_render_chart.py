@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from plotext import uncolorize
 
-from ganterm.gan.history import MetricHistory
+from ganterm.channel.history import MetricHistory
 from ganterm.render.chart import (
     ChartSeries,
     downsample_mean,

@@ -15,7 +15,8 @@ from PIL import Image
 from test_tui_fixtures import sync
 
 import ganterm
-from ganterm.commands_channel import (
+from ganterm.run import Run, to_uint8_nhwc
+from ganterm.rundir.commands import (
     CommandReceiver,
     parse_command_line,
     pending_commands,
@@ -23,8 +24,7 @@ from ganterm.commands_channel import (
     send_command,
     status_is_live,
 )
-from ganterm.gan.rundir import RunDirReader, tile_images
-from ganterm.run import Run, to_uint8_nhwc
+from ganterm.rundir.files import RunDirReader, tile_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -334,7 +334,7 @@ def test_own_loop_example_runs_and_obeys_queued_commands(tmp_path):
 
 
 def test_headless_train_is_paused_and_stopped_through_the_channel(tmp_path):
-    from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint
+    from ganterm.training.checkpoint import checkpoint_files, load_checkpoint
 
     run = tmp_path / "run"
     args = ("train", "shapes", "--steps", "100000", "--headless", "--out", str(run))

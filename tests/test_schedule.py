@@ -4,7 +4,7 @@ from itertools import pairwise
 import pytest
 
 from ganterm.errors import UsageError
-from ganterm.gan.schedule import lr_factor
+from ganterm.training.schedule import lr_factor
 
 
 def test_none_is_flat():
@@ -48,7 +48,7 @@ def test_bad_values_are_usage_errors():
 def test_trainer_rollback_keeps_its_lr_scale_under_the_decay(tmp_path):
     """A NaN rollback halves the rates; the decay then keeps scaling the halved rates."""
     from ganterm.config import TrainConfig, resolve
-    from ganterm.gan.train import Trainer
+    from ganterm.training.trainer import Trainer
 
     cfg = resolve(
         TrainConfig(

@@ -5,7 +5,7 @@ import signal
 import pytest
 from fault_helpers import ENDLESS_RING, events, metric_steps, start_cli, wait_for
 
-from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint
+from ganterm.training.checkpoint import checkpoint_files, load_checkpoint
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP"])

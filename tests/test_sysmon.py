@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 from test_tui_fixtures import filled_feed, fixed_app, sync
 
-from ganterm.gan.control import Control
-from ganterm.gan.feed import Feed, Snapshot
+from ganterm.channel.control import Control
+from ganterm.channel.feed import Feed, Snapshot
 from ganterm.report import HeadlessReporter, status_line
 from ganterm.sysmon import (
     GIB,

@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
+from ganterm.channel.control import Control
+from ganterm.channel.feed import Feed
 from ganterm.config import TrainConfig, parse_duration, resolve
 from ganterm.errors import UsageError
-from ganterm.gan.budget import TimeBudget
-from ganterm.gan.checkpoint import load_checkpoint
-from ganterm.gan.control import Control
-from ganterm.gan.feed import Feed
-from ganterm.gan.train import Trainer
+from ganterm.training.budget import TimeBudget
+from ganterm.training.checkpoint import load_checkpoint
+from ganterm.training.trainer import Trainer
 
 
 class FakeClock:
@@ -78,7 +78,7 @@ class StepClock:
 
 
 def test_a_timed_run_finishes_with_a_final_checkpoint_and_a_decayed_rate(tmp_path, monkeypatch):
-    import ganterm.gan.budget as budget
+    import ganterm.training.budget as budget
 
     monkeypatch.setattr(budget, "time", StepClock())
     cfg = resolve(

@@ -73,7 +73,7 @@ def test_train_ring_in_tmux(tmp_path):
 def test_dropped_terminal_saves_and_exits(tmp_path):
     """Killing the tmux session hangs up the pty, as a dropped SSH connection does: SIGHUP must end the
     run with a final checkpoint of the last step."""
-    from ganterm.gan.checkpoint import newest_loadable
+    from ganterm.training.checkpoint import newest_loadable
 
     socket = f"ganterm-hup-{os.getpid()}"
     out, pid_file = tmp_path / "run", tmp_path / "pid"

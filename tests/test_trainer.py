@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from ganterm.channel.control import Control
+from ganterm.channel.feed import Feed
 from ganterm.config import TrainConfig, resolve
-from ganterm.gan.checkpoint import load_checkpoint
-from ganterm.gan.control import Control
-from ganterm.gan.feed import Feed
-from ganterm.gan.train import Trainer
+from ganterm.training.checkpoint import load_checkpoint
+from ganterm.training.trainer import Trainer
 
 
 def make_cfg(tmp_path: Path, **kw) -> TrainConfig:
@@ -40,7 +40,7 @@ def metrics(run_dir: Path) -> dict[int, dict]:
 
 def test_trainer_imports_no_ui():
     code = (
-        "import sys, ganterm.gan.train, ganterm.gan.rundir, ganterm.gan.health; "
+        "import sys, ganterm.training.trainer, ganterm.rundir.files, ganterm.training.health; "
         "bad=[m for m in sys.modules if m.split('.')[0] in ('textual','rich','plotext')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_tui_fixtures import algo_app, sync
 
-from ganterm.gan.control import Control
+from ganterm.channel.control import Control
 from ganterm.tui.widgets.charts import ChartView
 from ganterm.tui.widgets.samples import SamplePanel
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from test_tui_fixtures import digit_grid, filled_feed, fixed_app, image_frame, sync
 
-from ganterm.gan.control import Control
+from ganterm.channel.control import Control
 from ganterm.render.grid import (
     DENSITIES,
     MIN_POOLED_SIDE,

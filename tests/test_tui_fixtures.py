@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from ganterm.gan.control import Control
-from ganterm.gan.feed import Feed, SampleFrame
-from ganterm.gan.history import METRIC_COLUMNS
+from ganterm.channel.control import Control
+from ganterm.channel.feed import Feed, SampleFrame
+from ganterm.channel.history import METRIC_COLUMNS
 from ganterm.tui.app import GantermApp
 from ganterm.tui.screens.train import TrainScreen
 
@@ -142,10 +142,10 @@ def digit_grid(step: int, rows: int, cols: int, view: str = "samples", note: str
 
 def algo_feed(algo: str, steps: int = 400) -> Feed:
     """A feed as the trainer fills it for cgan / infogan / vae: its layout, views, prior and metrics."""
-    from ganterm.gan.algorithms.infogan import infogan_layout
-    from ganterm.gan.algorithms.vae import VAE_LAYOUT
-    from ganterm.gan.history import MetricHistory
-    from ganterm.gan.layout import GAN_LAYOUT
+    from ganterm.algos.infogan import infogan_layout
+    from ganterm.algos.vae import VAE_LAYOUT
+    from ganterm.channel.history import MetricHistory
+    from ganterm.channel.layout import GAN_LAYOUT
 
     layout = {"cgan": GAN_LAYOUT, "infogan": infogan_layout(10), "vae": VAE_LAYOUT}[algo]
     views = {"cgan": ("class",), "infogan": ("traversal", "class"), "vae": ("recon",)}[algo]

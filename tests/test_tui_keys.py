@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from test_tui_fixtures import FakeTrainer, filled_feed, fixed_app, metric_rows, sync
 
+from ganterm.channel.control import Control
+from ganterm.channel.feed import Feed
 from ganterm.errors import DataError
-from ganterm.gan.control import Control
-from ganterm.gan.feed import Feed
 from ganterm.tui.app import GantermApp
 from ganterm.tui.screens.modals import HelpScreen, LossPicker
 from ganterm.tui.screens.train import TrainScreen
@@ -282,7 +282,7 @@ def test_filled_feed_is_deterministic():
 
 
 def test_header_shows_gpu_memory_on_cuda():
-    from ganterm.gan.feed import Snapshot
+    from ganterm.channel.feed import Snapshot
 
     snap = Snapshot(state="running", dataset="mnist", device="cuda:0", gpu_mem_bytes=int(3.5 * 2**30))
     assert "cuda:0 3.5G" in status_text(snap).plain

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from test_tui_fixtures import sync
 
+from ganterm.channel.control import Control
+from ganterm.channel.feed import Feed
 from ganterm.config import TrainConfig, resolve
 from ganterm.errors import CheckpointError, GantermError
-from ganterm.gan.control import Control
-from ganterm.gan.feed import Feed
-from ganterm.tui.app import train_app, view_app
+from ganterm.session import Session
+from ganterm.tui.app import view_app
 from ganterm.tui.widgets.charts import ChartView
 from ganterm.tui.widgets.config_panel import ConfigPanel
 from ganterm.tui.widgets.events import EventLog
@@ -40,7 +41,7 @@ def ring_config(out: Path, steps: int) -> TrainConfig:
 
 @pytest.fixture(scope="module")
 def ring_run(tmp_path_factory) -> Path:
-    from ganterm.gan.train import Trainer
+    from ganterm.training.trainer import Trainer
 
     out = tmp_path_factory.mktemp("ring") / "run"
     Trainer(ring_config(out, 20)).run()
@@ -58,7 +59,7 @@ async def wait_for(pilot, condition, what: str) -> None:
 @sync
 async def test_train_keys_with_real_trainer(tmp_path):
     cfg = ring_config(tmp_path / "run", 100_000)
-    app = train_app(cfg, "truecolor")
+    app = Session(cfg).monitor_app("truecolor")
     feed = app.monitor.feed
     async with app.run_test(size=SIZE) as pilot:
         status = app.screen.query_one(StatusLine)
@@ -121,7 +122,7 @@ async def test_view_checkpoint(ring_run):
 
 @sync
 async def test_view_follows_a_growing_run_dir(tmp_path):
-    from ganterm.gan.train import Trainer
+    from ganterm.training.trainer import Trainer
 
     out = tmp_path / "live"
     control = Control()

@@ -13,8 +13,8 @@ from PIL import Image
 from test_tui_fixtures import sync
 
 from ganterm.errors import UsageError
-from ganterm.gan.checkpoint import load_checkpoint
-from ganterm.gan.user_models import absolute_spec, build_from_file
+from ganterm.models.user_file import absolute_spec, build_from_file
+from ganterm.training.checkpoint import load_checkpoint
 
 MODELS = """
 import torch

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganterm.algos.augment import translation
 from ganterm.data.base import Dataset
 from ganterm.data.cache import cache_dir
 from ganterm.errors import DataError
-from ganterm.gan.augment import translation
 
 LABEL = "FCD (not comparable to Inception-FID)"
 FORMAT = 2  # 2: width 32, a fixed number of steps with shifted copies (format 1 was under-trained)
@@ -145,7 +145,7 @@ def load_or_train_classifier(
 
 def save_classifier(path: Path, net: FeatureNet, accuracy: float, dataset: str, train_s: float = 0.0) -> None:
     """Plain data (readable with weights_only=True), written atomically like a checkpoint."""
-    from ganterm.gan.checkpoint import save_checkpoint
+    from ganterm.training.checkpoint import save_checkpoint
 
     payload = {
         "format": FORMAT,

@@ -16,7 +16,7 @@ from torch import nn
 
 from ganterm.data.base import Dataset
 from ganterm.eval.toy import PACGAN_N, score_toy
-from ganterm.gan.sampling import generate
+from ganterm.training.sampling import generate
 
 _BATCH = 500
 
@@ -141,7 +141,7 @@ def evaluate_checkpoint(
     """Rebuild G from a loaded checkpoint, reload its dataset, and score it; adds what was scored."""
     from ganterm.config import TrainConfig
     from ganterm.data.registry import load_dataset
-    from ganterm.gan.sampling import Sampler
+    from ganterm.training.sampling import Sampler
 
     cfg = TrainConfig.from_dict(ckpt["config"])
     sampler = Sampler.from_checkpoint(ckpt)

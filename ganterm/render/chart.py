@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotext as plt
 
-from ganterm.gan.history import Series
+from ganterm.channel.history import Series
 
 WAITING = "waiting for data"
 _LOCK = threading.Lock()

@@ -1,6 +1,7 @@
 """The Textual app: thin. It owns one monitor screen and routes quitting through it.
 
-The CLI calls `run_train_app` / `run_view_app`; torch is imported only inside the workers they start,
+A `Session` calls `run_train_app`, the CLI `run_view_app`; torch is imported only inside the workers they
+start,
 so the screen is up (and says it is loading) before torch has finished importing.
 """
 
@@ -11,20 +12,20 @@ import contextlib
 import os
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import textual.constants
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from ganterm.config import TrainConfig
+from ganterm.channel.control import Control
+from ganterm.channel.feed import Feed
 from ganterm.errors import CheckpointError
-from ganterm.gan.control import Control
-from ganterm.gan.feed import Feed
 from ganterm.render.terminal import detect_color_system
-from ganterm.sysmon import ReadingSource, SystemSampler
+from ganterm.sysmon import ReadingSource
 from ganterm.tui.screens.compare import CompareScreen
 from ganterm.tui.screens.monitor import MonitorScreen
 from ganterm.tui.screens.train import TrainScreen
@@ -84,30 +85,19 @@ def resolve_color_system(colors: str | None) -> str:
 
 
 def train_app(
-    cfg: TrainConfig, colors: str | None = None, system: ReadingSource | None = None, dist: Any = None
+    feed: Feed,
+    control: Control,
+    runner: Callable[[], None],
+    colors: str | None = None,
+    system: ReadingSource | None = None,
 ) -> GantermApp:
-    """The app `ganterm train` runs (tests build it the same way); `system` feeds the system pane;
-    `dist` is rank 0's place in a DDP run (None: one process)."""
-    feed, control = Feed(), Control()
-    feed.update(
-        state="starting",
-        dataset=cfg.dataset,
-        model=cfg.model or "",
-        algo=cfg.algo or "",
-        loss="" if cfg.algo == "vae" else cfg.loss or "",
-        total_steps=cfg.steps or 0,
-        message="loading torch …",
-    )
-
+    """The monitor over a run: `runner` trains into `feed` obeying `control`, in a worker thread
+    (a `Session` hands its own; see `Session.monitor_app`); `system` feeds the system pane."""
     done = threading.Event()
 
     def train() -> None:
-        from ganterm.gan.train import Trainer  # torch takes seconds to import: only inside the worker
-
         try:
-            from ganterm.eval.quality import evaluate_sampler
-
-            Trainer(cfg, feed, control, evaluator=evaluate_sampler, dist=dist).run()
+            runner()
         finally:
             done.set()
 
@@ -173,15 +163,8 @@ def run_app(app: GantermApp) -> int:
     return app.return_code or 0
 
 
-def run_train_app(
-    cfg: TrainConfig, colors: str | None, system: SystemSampler | None = None, dist: Any = None
-) -> int:
-    """Train `cfg` under the monitor; the exit code (0 after `q`, once the final checkpoint is written).
-
-    `system` (started and stopped by the caller) feeds the pane and records RUN/system.jsonl."""
-    app = train_app(cfg, colors, system, dist)
-    if system is not None:
-        system.record_run(app.monitor.feed)
+def run_train_app(app: GantermApp) -> int:
+    """Run the monitor (`train_app`); the exit code (0 after `q`, once the final checkpoint is written)."""
     code = run_app(app)
     run_dir = app.monitor.feed.snapshot.run_dir
     if run_dir:

@@ -23,10 +23,10 @@ from textual.containers import Grid
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
-from ganterm.gan.feed import Event, Feed
-from ganterm.gan.history import MetricHistory
-from ganterm.gan.multirun import run_color, short_names
-from ganterm.gan.rundir import RunDirReader
+from ganterm.channel.feed import Event, Feed
+from ganterm.channel.history import MetricHistory
+from ganterm.rundir.files import RunDirReader
+from ganterm.rundir.runs import run_color, short_names
 from ganterm.tui.screens.monitor import CHART_BINDINGS, MonitorScreen
 from ganterm.tui.screens.view import RUNDIR_POLL_S, fill_feed_from_checkpoint
 from ganterm.tui.widgets.charts import ChartView, CompareChart, RunLine
@@ -170,8 +170,8 @@ class CompareScreen(MonitorScreen):
 
     @staticmethod
     def _load_checkpoint(run: CompareRun) -> None:
-        from ganterm.gan.checkpoint import load_checkpoint
-        from ganterm.gan.sampling import Sampler
+        from ganterm.training.checkpoint import load_checkpoint
+        from ganterm.training.sampling import Sampler
 
         ckpt = load_checkpoint(run.path)
         fill_feed_from_checkpoint(run.feed, ckpt, run.path)

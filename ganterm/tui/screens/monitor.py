@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ganterm.gan.feed import MARKER_KINDS, Event, Feed, FeedUpdate, SampleFrame
+from ganterm.channel.feed import MARKER_KINDS, Event, Feed, FeedUpdate, SampleFrame
 from ganterm.render.grid import DENSITIES, Density, next_density
 from ganterm.sysmon import ReadingSource
 from ganterm.tui.screens.modals import HelpScreen

@@ -21,7 +21,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from ganterm.commands_channel import (
+from ganterm.channel.feed import Event
+from ganterm.rundir.commands import (
     BUILTIN_COMMANDS,
     STATUS_FILE,
     parse_command_line,
@@ -30,7 +31,6 @@ from ganterm.commands_channel import (
     send_command,
     status_is_live,
 )
-from ganterm.gan.feed import Event
 
 STEER_ACTIONS = ("steer_pause", "steer_checkpoint", "steer_stop", "steer_command")
 # The training side's events that answer a command (the trainer says "end" when it stops).

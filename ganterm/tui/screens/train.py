@@ -13,9 +13,9 @@ from textual import on
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
+from ganterm.channel.control import Control
+from ganterm.channel.feed import Feed
 from ganterm.config import LOSS_NAMES
-from ganterm.gan.control import Control
-from ganterm.gan.feed import Feed
 from ganterm.tui.screens.modals import LossPicker
 from ganterm.tui.screens.monitor import CHART_BINDINGS, MonitorScreen
 

@@ -16,9 +16,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
-from ganterm.gan.feed import Feed
-from ganterm.gan.history import MetricHistory
-from ganterm.gan.rundir import RunDirReader
+from ganterm.channel.feed import Feed
+from ganterm.channel.history import MetricHistory
+from ganterm.rundir.files import RunDirReader
 from ganterm.sysmon import SYSTEM_FILE, SystemLogTail
 from ganterm.tui.screens.monitor import CHART_BINDINGS, MonitorScreen
 from ganterm.tui.screens.steer import STEER_BINDINGS, SteerMixin
@@ -45,7 +45,7 @@ def config_for_panel(config: dict[str, Any], ckpt: dict[str, Any] | None) -> dic
 
 def fill_feed_from_checkpoint(feed: Feed, ckpt: dict[str, Any], path: Path) -> None:
     """Load a checkpoint's history, events and header fields into a Feed (no torch work)."""
-    from ganterm.gan.checkpoint import to_numpy_tree
+    from ganterm.training.checkpoint import to_numpy_tree
 
     cfg = ckpt.get("config") or {}
     history = ckpt.get("history")
@@ -63,7 +63,7 @@ def fill_feed_from_checkpoint(feed: Feed, ckpt: dict[str, Any], path: Path) -> N
         for sw in ckpt.get("swaps") or []:
             feed.event("swap", f"loss {sw['from']} → {sw['to']}", int(sw["step"]), to=sw["to"])
     step = int(ckpt.get("step", 0))
-    from ganterm.gan.layout import layout_of
+    from ganterm.channel.layout import layout_of
 
     algo = str(ckpt.get("algo") or cfg.get("algo") or "gan")
     feed.update(
@@ -126,8 +126,8 @@ class ViewScreen(SteerMixin, MonitorScreen):
 
     # -- thread work -----------------------------------------------------------------------------
     def _load(self) -> None:
-        from ganterm.gan.checkpoint import load_checkpoint
-        from ganterm.gan.sampling import Sampler
+        from ganterm.training.checkpoint import load_checkpoint
+        from ganterm.training.sampling import Sampler
 
         self.feed.update(message=f"loading {self.path.name} …")
         ckpt = load_checkpoint(self.path)
@@ -166,7 +166,7 @@ class ViewScreen(SteerMixin, MonitorScreen):
         if self.reader is None or self.reader.checkpoint is None:
             return self.sampler
         if self._sampler_source != self.reader.checkpoint_path:
-            from ganterm.gan.sampling import Sampler
+            from ganterm.training.sampling import Sampler
 
             self.sampler = Sampler.from_checkpoint(self.reader.checkpoint)
             self._sampler_source = self.reader.checkpoint_path

@@ -14,8 +14,8 @@ from typing import Literal
 import numpy as np
 from rich.text import Text
 
-from ganterm.gan.feed import Feed
-from ganterm.gan.layout import ChartGroup, Layout
+from ganterm.channel.feed import Feed
+from ganterm.channel.layout import ChartGroup, Layout
 from ganterm.render import chart
 from ganterm.render.ansi import AnsiLines
 from ganterm.render.terminal import ascii_only

@@ -7,7 +7,7 @@ from collections import deque
 from rich.text import Text
 from textual.widget import Widget
 
-from ganterm.gan.feed import Event
+from ganterm.channel.feed import Event
 
 KIND_TAGS = {
     "checkpoint": ("ckpt", "green"),

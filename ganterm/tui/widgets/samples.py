@@ -12,7 +12,7 @@ import numpy as np
 from rich.console import RenderableType
 from rich.text import Text
 
-from ganterm.gan.feed import SampleFrame
+from ganterm.channel.feed import SampleFrame
 from ganterm.render import chart, grid
 from ganterm.render.ansi import AnsiLines
 from ganterm.render.grid import DENSITIES, NO_LAYOUT, Density, GridLayout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ganterm.gan.feed import Snapshot
+from ganterm.channel.feed import Snapshot
 from ganterm.report import format_duration
 from ganterm.tui.widgets.cached_lines import CachedLinesWidget
 

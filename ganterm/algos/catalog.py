@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from ganterm.algos.base import Algorithm, StepContext
+from ganterm.algos.gan import CGAN, GAN
+from ganterm.algos.infogan import InfoGAN
+from ganterm.algos.vae import VAE
 from ganterm.config import TrainConfig
 from ganterm.errors import UsageError, choices_message
-from ganterm.gan.algorithms.adversarial import CGAN, GAN
-from ganterm.gan.algorithms.base import Algorithm, StepContext
-from ganterm.gan.algorithms.infogan import InfoGAN
-from ganterm.gan.algorithms.vae import VAE
 
 ALGORITHMS: dict[str, type[Algorithm]] = {"gan": GAN, "cgan": CGAN, "infogan": InfoGAN, "vae": VAE}
 

@@ -279,7 +279,7 @@ def build_models(
     from ganterm.config import FIT_MODEL, parse_model_file
 
     if parse_model_file(name) is not None:  # `--model path/models.py:build`: the user's own file
-        from ganterm.gan.user_models import build_from_file
+        from ganterm.models.user_file import build_from_file
 
         return build_from_file(name, shape, z_dim)
     if name == FIT_MODEL:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ganterm.errors import UsageError
-from ganterm.gan.models import _DCGAN_TOPOLOGY, DCGANDiscriminator, DCGANGenerator, _image_shape
+from ganterm.models.catalog import _DCGAN_TOPOLOGY, DCGANDiscriminator, DCGANGenerator, _image_shape
 
 
 class MLPVAE(nn.Module):

@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ganterm.gan.layout import Layout
-from ganterm.gan.prior import Latent, LatentPrior
+from ganterm.algos.prior import Latent, LatentPrior
+from ganterm.channel.layout import Layout
 
 Batch = tuple[torch.Tensor, "torch.Tensor | None"]
 

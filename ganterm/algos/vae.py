@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganterm.algos.base import Algorithm, StepContext, grad_norm
+from ganterm.algos.prior import Latent, LatentPrior
+from ganterm.channel.layout import ChartGroup, Headline, Layout, SeriesSpec
 from ganterm.config import TrainConfig
-from ganterm.gan.algorithms.base import Algorithm, StepContext, grad_norm
-from ganterm.gan.layout import ChartGroup, Headline, Layout, SeriesSpec
-from ganterm.gan.prior import Latent, LatentPrior
-from ganterm.gan.vae_models import build_vae
+from ganterm.models.vae_nets import build_vae
 
 VAE_LAYOUT = Layout(
     (

@@ -16,10 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganterm.config import TrainConfig
-from ganterm.gan.algorithms.adversarial import GAN
-from ganterm.gan.heads import QHead, _require_body, feature_dim
-from ganterm.gan.layout import (
+from ganterm.algos.gan import GAN
+from ganterm.algos.prior import Latent, LatentPrior
+from ganterm.channel.layout import (
     GAN_GRAD,
     GAN_HEADLINE,
     GAN_LOSS,
@@ -29,7 +28,8 @@ from ganterm.gan.layout import (
     Layout,
     SeriesSpec,
 )
-from ganterm.gan.prior import Latent, LatentPrior
+from ganterm.config import TrainConfig
+from ganterm.models.heads import QHead, _require_body, feature_dim
 
 N_CAT, N_CONT = 10, 2  # the paper's MNIST codes: one 10-way categorical, two continuous in U(-1, 1)
 LAMBDA_CAT, LAMBDA_CONT = 1.0, 0.1

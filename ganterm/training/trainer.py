@@ -1,7 +1,7 @@
 """The training loop: commands, cadence, publishing, checkpoints, rollback. It knows no algorithm.
 
 What is trained and how (GAN, cGAN, InfoGAN, VAE) is the algorithm's (`gan/algorithms/`); what is
-saved and restored is the training state's (`gan/state.py`); quality figures come from an evaluator
+saved and restored is the training state's (`training/state.py`); quality figures come from an evaluator
 the caller hands in. The loop imports no UI and no evaluation code. Under the TUI it runs in a worker
 thread; headless it runs in the main thread. The only host syncs are at publish time (every
 `publish_every` steps), except on the CPU where checking each step for NaN costs nothing and lets us
@@ -21,24 +21,24 @@ import numpy as np
 import torch
 
 from ganterm import __version__
+from ganterm.algos.catalog import Algorithm, StepContext, build_algorithm
+from ganterm.algos.losses import get_loss
+from ganterm.algos.prior import Latent
+from ganterm.channel.control import Command, Control
+from ganterm.channel.feed import Feed
+from ganterm.channel.history import MetricHistory
 from ganterm.config import TrainConfig, recipe_key
 from ganterm.errors import GantermError, UsageError, first_line
-from ganterm.gan.algorithms import Algorithm, StepContext, build_algorithm
-from ganterm.gan.budget import TimeBudget
-from ganterm.gan.checkpoint import load_checkpoint, save_checkpoint, to_numpy_tree
-from ganterm.gan.control import Command, Control
-from ganterm.gan.device import has_fast_bf16, pick_device
-from ganterm.gan.distributed import Exchange, RankLostError, Solo
-from ganterm.gan.ema import EMA
-from ganterm.gan.feed import Feed
-from ganterm.gan.history import MetricHistory
-from ganterm.gan.losses import get_loss
-from ganterm.gan.prior import Latent
-from ganterm.gan.rundir import RunDirWriter, default_run_dir
-from ganterm.gan.sampling import Sampler
-from ganterm.gan.schedule import lr_factor
-from ganterm.gan.shape_check import check_shapes
-from ganterm.gan.state import TrainingState, plain
+from ganterm.models.shape_check import check_shapes
+from ganterm.rundir.files import RunDirWriter, default_run_dir
+from ganterm.training.budget import TimeBudget
+from ganterm.training.checkpoint import load_checkpoint, save_checkpoint, to_numpy_tree
+from ganterm.training.device import has_fast_bf16, pick_device
+from ganterm.training.ema import EMA
+from ganterm.training.ranks import Exchange, RankLostError, Solo
+from ganterm.training.sampling import Sampler
+from ganterm.training.schedule import lr_factor
+from ganterm.training.state import TrainingState, plain
 
 __all__ = ["UNKNOWN_TOTAL", "Evaluator", "Trainer", "has_fast_bf16", "pick_device"]
 
@@ -67,8 +67,12 @@ class Trainer:
         progress: bool = False,
         evaluator: Evaluator | None = None,
         dist: Solo | None = None,
+        data: Any = None,
+        networks: tuple[torch.nn.Module, torch.nn.Module] | None = None,
     ) -> None:
+        """`data` and `networks` (ganterm.fit's): a dataset and (G, D) in place of the registry's."""
         self.cfg = cfg
+        self._given_data, self._given_networks = data, networks
         # This process's place in a DDP run (Solo: the only one). Rank 0 owns the feed's consumers, the
         # run directory and checkpoints; every rank trains, and all apply rank 0's decisions together.
         self.dist = dist or Solo()
@@ -110,11 +114,13 @@ class Trainer:
             torch.set_num_threads(1)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
-        self.data = self._load_data()
+        self.data = self._given_data if self._given_data is not None else self._load_data()
         gen = torch.Generator(device=self.data.device if self.data.data is not None else self.device)
         gen.manual_seed(self.dist.rank_seed(cfg.seed))  # each rank draws its own batches
 
         self.algo: Algorithm = build_algorithm(cfg, self.data.shape, self.data.n_classes)
+        if self._given_networks is not None:
+            self.algo.networks = self._given_networks  # the algorithm wraps them as it wraps its own
         self.state = self._build_state(gen)
         self.algo.setup(self.state)
         # one batch through G and D: a network that does not fit the data fails here, in one line
@@ -365,7 +371,7 @@ class Trainer:
         return min(cap, estimate) if cap is not None else estimate
 
     def _make_health(self) -> Any:
-        from ganterm.gan.health import HealthMonitor
+        from ganterm.training.health import HealthMonitor
 
         return HealthMonitor()
 

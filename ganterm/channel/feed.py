@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ganterm.gan.history import MetricHistory, Series
-from ganterm.gan.layout import GAN_LAYOUT, Layout
+from ganterm.channel.history import MetricHistory, Series
+from ganterm.channel.layout import GAN_LAYOUT, Layout
 
 RunState = Literal["starting", "running", "paused", "finished", "stopped", "error"]
 

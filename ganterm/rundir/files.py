@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ganterm.commands_channel import _pid_alive
-from ganterm.gan.feed import Event, Feed, SampleFrame
-from ganterm.gan.history import METRIC_COLUMNS, MetricHistory
-from ganterm.gan.layout import layout_of
+from ganterm.channel.feed import Event, Feed, SampleFrame
+from ganterm.channel.history import METRIC_COLUMNS, MetricHistory
+from ganterm.channel.layout import layout_of
+from ganterm.rundir.commands import _pid_alive
 
 
 def default_run_dir(dataset: str, model: str, root: str | Path = "runs") -> Path:
@@ -276,7 +276,7 @@ class RunDirReader:
 
     def _poll_checkpoint(self) -> bool:
         from ganterm.errors import CheckpointError
-        from ganterm.gan.checkpoint import checkpoint_files, load_checkpoint
+        from ganterm.training.checkpoint import checkpoint_files, load_checkpoint
 
         for p in reversed(checkpoint_files(self.path)):
             try:
@@ -292,7 +292,7 @@ class RunDirReader:
             self._ckpt_seen = key
             self.checkpoint, self.checkpoint_path = ckpt, p
             from ganterm.errors import GantermError
-            from ganterm.gan.sampling import Sampler
+            from ganterm.training.sampling import Sampler
 
             try:
                 frame = Sampler.from_checkpoint(ckpt).fixed()

@@ -57,6 +57,27 @@ class Control:
         self.stop_event.set()
         self._put("stop", reason=reason)
 
+    def submit(self, name: str, args: dict[str, Any]) -> bool:
+        """A command by name from outside the process (a RUN/commands file, a `:` line): the one place
+        such names map to the calls above. False for a name or argument the trainer does not take."""
+        if name in ("pause", "resume", "toggle_pause"):
+            getattr(self, name)()
+        elif name == "checkpoint":
+            self.checkpoint("manual")
+        elif name == "stop":
+            self.stop(reason=str(args.get("reason", "viewer")))
+        elif name == "swap_loss" and (args.get("value") or args.get("name")):
+            self.swap_loss(str(args.get("value") or args.get("name")))
+        elif name == "rollback":
+            try:
+                lr_scale = float(args.get("value", args.get("lr_scale", 1.0)))
+            except (TypeError, ValueError):
+                return False
+            self.rollback(lr_scale=lr_scale, loss=args.get("loss"))
+        else:
+            return False
+        return True
+
     def drain(self) -> list[Command]:
         out = []
         while True:

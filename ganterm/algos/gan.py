@@ -12,15 +12,15 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ganterm.algos.augment import DiffAugment
+from ganterm.algos.base import Algorithm, StepContext, frozen, grad_norm
+from ganterm.algos.losses import GANLoss, get_loss, gradient_penalty, r1_penalty
+from ganterm.algos.prior import Latent, LatentPrior
+from ganterm.channel.layout import GAN_LAYOUT, Layout
 from ganterm.config import TrainConfig
 from ganterm.errors import UsageError
-from ganterm.gan.algorithms.base import Algorithm, StepContext, frozen, grad_norm
-from ganterm.gan.augment import DiffAugment
-from ganterm.gan.heads import ConditionalGenerator, ProjectionDiscriminator
-from ganterm.gan.layout import GAN_LAYOUT, Layout
-from ganterm.gan.losses import GANLoss, get_loss, gradient_penalty, r1_penalty
-from ganterm.gan.models import build_models
-from ganterm.gan.prior import Latent, LatentPrior
+from ganterm.models.catalog import build_models
+from ganterm.models.heads import ConditionalGenerator, ProjectionDiscriminator
 
 GAN_METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "grad_g", "grad_d")
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganterm.gan.ema import EMA
+from ganterm.training.ema import EMA
 
 
 def plain(module: nn.Module) -> nn.Module:
@@ -21,7 +21,7 @@ def plain(module: nn.Module) -> nn.Module:
     and sampling never enters DDP's forward (which every rank would have to call together)."""
     module = getattr(module, "_orig_mod", module)
     if isinstance(module, nn.parallel.DistributedDataParallel):
-        module = getattr(module.module, "carried", module.module)  # see gan/distributed.py
+        module = getattr(module.module, "carried", module.module)  # see training/ranks.py
     return getattr(module, "_orig_mod", module)
 
 

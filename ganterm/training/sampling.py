@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganterm.gan.feed import SampleFrame
-from ganterm.gan.prior import Latent
+from ganterm.algos.prior import Latent
+from ganterm.channel.feed import SampleFrame
 
 
 def to_uint8_images(x: torch.Tensor) -> np.ndarray:
@@ -93,8 +93,8 @@ class Sampler:
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict[str, Any]) -> Sampler:
+        from ganterm.algos.catalog import build_algorithm
         from ganterm.config import TrainConfig
-        from ganterm.gan.algorithms import build_algorithm
 
         cfg = TrainConfig.from_dict(ckpt["config"])
         prior = ckpt.get("prior") or {}

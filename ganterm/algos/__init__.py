@@ -1,0 +1,1 @@
+"""What is trained and how: one file per algorithm, plus losses, augmentation and the latent prior."""

@@ -1,0 +1,1 @@
+"""UI <-> trainer, torch- and Textual-free: feed, control, metric history, chart layout."""

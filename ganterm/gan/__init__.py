@@ -1,1 +1,0 @@
-"""The trainer: torch only, no UI imports (a test keeps it that way)."""

@@ -1,0 +1,1 @@
+"""The run directory, torch-free: writer, reader, command files, multi-run lists, export."""

@@ -1,0 +1,1 @@
+"""The loop and what serves it: state, checkpoints, run length, ranks, sampling, health."""
