@@ -20,7 +20,7 @@ from ganterm.channel.history import MetricHistory
 from ganterm.config import TrainConfig, resolve
 from ganterm.errors import UsageError
 from ganterm.eval.quality import conditional_accuracy
-from ganterm.rundir.files import RunDirReader
+from ganterm.rundir.reader import RunDirReader
 from ganterm.training.checkpoint import FORMAT_KEY, load_checkpoint, save_checkpoint
 from ganterm.training.sampling import Sampler
 from ganterm.training.trainer import Trainer
@@ -164,7 +164,7 @@ def test_infogan_q_gradient_reaches_the_shared_body(tmp_path):
     t = Trainer(cfg(tmp_path, "infogan"))
     t.setup()
     D, Q = t.state["D"], t.state["Q"]
-    latent = t.prior.draw(8, t.state.gen)
+    latent = t.algo.prior.draw(8, t.state.gen)
     x = t.algo.generate(t.state.modules, latent).detach()
     D.zero_grad(set_to_none=True)
     loss, _, _ = t.algo.info_terms(Q(D.features(x)), latent)

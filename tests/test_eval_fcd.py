@@ -9,7 +9,7 @@ from ganterm.data.base import Dataset
 from ganterm.data.shapes import shapes
 from ganterm.eval import fcd
 from ganterm.eval.quality import evaluate_generator
-from ganterm.models.catalog import MLPGenerator
+from ganterm.models.mlp import MLPGenerator
 
 N = 1000  # samples per FCD in the fast tests
 

@@ -12,7 +12,8 @@ from torch import nn
 
 from ganterm.config import MODEL_NAMES
 from ganterm.errors import UsageError
-from ganterm.models.catalog import MODELS, build_models, count_parameters
+from ganterm.models.base import count_parameters
+from ganterm.models.catalog import MODELS, build_models
 
 
 @pytest.fixture

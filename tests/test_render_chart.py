@@ -112,7 +112,7 @@ def series(n: int, name: str = "d_loss", color: str = "red", band: bool = True) 
     steps = np.arange(n)
     rng = np.random.default_rng(n)
     history.extend(steps, np.tile(1 + rng.standard_normal((n, 1)) * 0.1, (1, 6)))
-    return ChartSeries.from_history(history.series("d_loss"), name, color, band=band)
+    return ChartSeries.from_buckets(history.series("d_loss"), name, color, band=band)
 
 
 def lines_of(text: str) -> list[str]:

@@ -40,7 +40,7 @@ def metrics(run_dir: Path) -> dict[int, dict]:
 
 def test_trainer_imports_no_ui():
     code = (
-        "import sys, ganterm.training.trainer, ganterm.rundir.files, ganterm.training.health; "
+        "import sys, ganterm.training.trainer, ganterm.rundir.writer, ganterm.training.health; "
         "bad=[m for m in sys.modules if m.split('.')[0] in ('textual','rich','plotext')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -150,8 +150,8 @@ def test_swap_loss_mid_run_keeps_models_and_records(tmp_path):
     kinds = [e.kind for e in feed.events()]
     assert kinds.count("swap") == 2
     # the checkpoint's events keep the swap's target, so `view` labels its chart marker "→hinge"
-    from ganterm.tui.screens.monitor import marker_for
-    from ganterm.tui.screens.view import fill_feed_from_checkpoint
+    from ganterm.tui.adapters import fill_feed_from_checkpoint
+    from ganterm.tui.monitor import marker_for
 
     viewed = Feed()
     fill_feed_from_checkpoint(viewed, ck, Path("ckpt.pt"))
@@ -232,8 +232,8 @@ def test_flush_reports_gpu_memory_when_on_cuda(tmp_path, monkeypatch):
     t.setup()
     row = t.train_step(8)
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 123_456_789)
-    t.device, t._rate = torch.device("cuda", 0), 10.0
-    t._flush([1], [row])
+    t.device, t.publisher.rate = torch.device("cuda", 0), 10.0
+    t.publisher.metrics([1], [row])
     assert t.feed.snapshot.gpu_mem_bytes == 123_456_789
 
 
@@ -269,3 +269,25 @@ def test_generator_step_leaves_the_critic_untouched_and_trainable(tmp_path):
     assert all(torch.equal(p.grad, g) for p, g in zip(t.algo.d_params, seen[-1], strict=True))
     assert all(p.grad is not None for p in t.algo.g_params)
     t.writer.close()
+
+
+def test_a_pause_mid_interval_shows_the_step_it_names(tmp_path):
+    """The header's step and the metrics written say the step the pause event names, even between two
+    publishes (the header used to lag up to publish_every steps behind the event)."""
+    cfg = make_cfg(tmp_path, steps=100_000, publish_every=50, ckpt_every=10**6, sample_every=10**6)
+    feed, control = Feed(), Control()
+    t = Trainer(cfg, feed, control)
+    th = threading.Thread(target=t.run)
+    th.start()
+    deadline = time.time() + 60
+    while feed.snapshot.step < 60 and time.time() < deadline:
+        time.sleep(0.001)
+    control.pause()
+    while feed.snapshot.state != "paused" and time.time() < deadline:
+        time.sleep(0.01)
+    shown = feed.snapshot.step
+    paused = [e for e in feed.events() if e.kind == "pause"]
+    control.stop()
+    th.join(timeout=30)
+    assert paused and paused[-1].message == f"paused at step {shown}"
+    assert max(metrics(tmp_path / "run")) >= shown  # the rows up to the pause were published

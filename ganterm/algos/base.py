@@ -13,6 +13,7 @@ from torch import nn
 
 from ganterm.algos.prior import Latent, LatentPrior
 from ganterm.channel.layout import Layout
+from ganterm.errors import UsageError
 
 Batch = tuple[torch.Tensor, "torch.Tensor | None"]
 
@@ -92,8 +93,20 @@ class Algorithm:
     loss: Any = None
     n_critic: int = 1
 
+    @property
+    def loss_name(self) -> str:
+        return self.loss.name if self.loss is not None else ""
+
     def swap_loss(self, name: str, keep_n_critic: bool) -> str:
-        raise NotImplementedError(f"{self.name} has no GAN loss to swap")
+        """Swap to loss `name` between two steps; returns the old name. UsageError when it cannot."""
+        raise UsageError(f"--algo {self.name} has no GAN loss to swap")
+
+    def restore_extra(self, ckpt: dict[str, Any], loss_given: bool) -> None:
+        """Take back what `state_extra` saved (a resumed run goes on with the loss it had swapped to)."""
+
+    def control_state(self) -> dict[str, Any]:
+        """What every DDP rank must agree on between steps, for the pre-checkpoint check."""
+        return {"loss": self.loss_name, "n_critic": self.n_critic}
 
     def probabilistic(self) -> bool:
         return bool(self.loss is not None and self.loss.probabilistic)

@@ -1,4 +1,5 @@
-"""The adversarial family: the plain GAN and the class-conditional GAN (projection discriminator).
+"""The GAN, trained adversarially: G against D with any loss (swappable mid-run), R1, DiffAugment and
+instance noise.
 
 One step is n_critic D updates then one G update. Hooks (`_real_logits`, `_fake_terms`, `_d_fn`) are
 where the conditional and InfoGAN variants differ; the step itself is written once.
@@ -6,7 +7,6 @@ where the conditional and InfoGAN variants differ; the step itself is written on
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, ClassVar
 
 import torch
@@ -18,9 +18,7 @@ from ganterm.algos.losses import GANLoss, get_loss, gradient_penalty, r1_penalty
 from ganterm.algos.prior import Latent, LatentPrior
 from ganterm.channel.layout import GAN_LAYOUT, Layout
 from ganterm.config import TrainConfig
-from ganterm.errors import UsageError
 from ganterm.models.catalog import build_models
-from ganterm.models.heads import ConditionalGenerator, ProjectionDiscriminator
 
 GAN_METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "grad_g", "grad_d")
 
@@ -49,7 +47,12 @@ class GAN(Algorithm):
         if self.networks is not None:
             return self.networks  # handed in (ganterm.fit); cGAN and InfoGAN wrap them as they would ours
         return build_models(
-            str(self.cfg.model), self.shape, z_in, gp_safe=self.gp_safe, **(self.cfg.model_options or {})
+            str(self.cfg.model),
+            self.shape,
+            z_in,
+            gp_safe=self.gp_safe,
+            trusted=self.cfg.trusted_model,  # a model file runs only when this command line named it
+            **(self.cfg.model_options or {}),
         )
 
     def build(self) -> dict[str, nn.Module]:
@@ -71,10 +74,16 @@ class GAN(Algorithm):
     # -- the loss --------------------------------------------------------------------------------
     def swap_loss(self, name: str, keep_n_critic: bool) -> str:
         old = self.loss.name
-        self.loss = get_loss(name)
+        self.loss = get_loss(name)  # UsageError for an unknown name
         if not keep_n_critic:
             self.n_critic = self.loss.n_critic
         return old
+
+    def restore_extra(self, ckpt: dict[str, Any], loss_given: bool) -> None:
+        name = ckpt.get("loss_name")
+        if name and name != self.loss.name and not loss_given:
+            self.loss = get_loss(str(name))
+        self.n_critic = int(ckpt.get("n_critic", self.n_critic))
 
     def state_extra(self) -> dict[str, Any]:
         return {"loss_name": self.loss.name, "n_critic": self.n_critic, "gp_safe": self.gp_safe}
@@ -176,48 +185,3 @@ class GAN(Algorithm):
             ]
             row += [extra[name].detach().float() for name in self.extra_metrics()]
             return torch.stack(row)
-
-
-class CGAN(GAN):
-    """Class-conditional: G(z, y) takes the label with the noise; D is a projection discriminator.
-
-    Fakes are drawn with the real batch's labels, so D compares like with like and the gradient
-    penalty interpolates within one class. Projection rather than ACGAN: ACGAN's auxiliary classifier
-    rewards G for easy-to-classify samples (it is known to drop diversity within a class), while the
-    projection term only asks that (x, y) look like a real pair.
-    """
-
-    name: ClassVar[str] = "cgan"
-    views: ClassVar[tuple[str, ...]] = ("class",)
-    needs_labels: ClassVar[bool] = True
-
-    def make_prior(self, cfg: TrainConfig, n_classes: int) -> LatentPrior:
-        if n_classes < 2:
-            raise UsageError(
-                "--algo cgan needs class labels: use mnist, fashion-mnist, cifar10, shapes, or a folder "
-                "with one sub-folder per class"
-            )
-        return LatentPrior(int(cfg.z_dim), n_classes=n_classes)
-
-    def build(self) -> dict[str, nn.Module]:
-        n = self.prior.n_classes
-        G, D = self.build_pair(self.prior.z_dim + n)
-        return {"G": ConditionalGenerator(G, n), "D": ProjectionDiscriminator(D, n, self.shape)}
-
-    def condition(self, latent: Latent, y: torch.Tensor | None) -> Latent:
-        return replace(latent, y=y)
-
-    def _real_logits(self, state: Any, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return state["D"](x, y)
-
-    def _fake_terms(
-        self, state: Any, x: torch.Tensor, latent: Latent, for_g: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
-        return state["D"](x, latent.y), None, {}
-
-    def _d_fn(self, state: Any, y: torch.Tensor | None) -> Any:
-        D = state["D"]
-        return lambda x: D(x, y)
-
-    def generate(self, nets: dict[str, nn.Module], latent: Latent) -> torch.Tensor:
-        return nets["G"](latent.z, latent.y)

@@ -29,7 +29,7 @@ from ganterm.channel.layout import (
     SeriesSpec,
 )
 from ganterm.config import TrainConfig
-from ganterm.models.heads import QHead, _require_body, feature_dim
+from ganterm.models.heads import QHead, feature_dim, require_body
 
 N_CAT, N_CONT = 10, 2  # the paper's MNIST codes: one 10-way categorical, two continuous in U(-1, 1)
 LAMBDA_CAT, LAMBDA_CONT = 1.0, 0.1
@@ -60,7 +60,7 @@ class InfoGAN(GAN):
 
     def build(self) -> dict[str, nn.Module]:
         G, D = self.build_pair(self.prior.input_dim)
-        _require_body(D, "infogan")
+        require_body(D, "infogan")
         return {"G": G, "D": D, "Q": QHead(feature_dim(D, self.shape), self.prior.n_cat, self.prior.n_cont)}
 
     def d_networks(self) -> tuple[str, ...]:

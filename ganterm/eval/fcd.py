@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -77,23 +78,33 @@ def _n_classes(dataset: Dataset) -> int:
     return int(dataset.labels.max()) + 1
 
 
+def new_classifier(dataset: Dataset) -> FeatureNet:
+    """The untrained classifier, initialised from TRAIN_SEED; the caller's global random stream is left
+    as it was (call it in the thread that owns that stream: `train_classifier` may then run elsewhere)."""
+    torch_state = torch.get_rng_state()  # keep the caller's (the trainer's) random stream untouched
+    torch.manual_seed(TRAIN_SEED)
+    net = FeatureNet(dataset.shape[0], _n_classes(dataset))
+    torch.set_rng_state(torch_state)
+    return net
+
+
 def train_classifier(
     dataset: Dataset,
     device: torch.device | str = "cpu",
     *,
     steps: int | None = None,
     max_images: int | None = None,
+    net: FeatureNet | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[FeatureNet, float]:
-    """Train on up to `max_images` labelled images (10 % held out); returns the net and held-out accuracy."""
+    """Train on up to `max_images` labelled images (10 % held out); returns the net and held-out accuracy.
+    `net`: a `new_classifier` made beforehand (else one is made here). `stop`, once set, ends the training
+    at the next step (the net is then unfinished: the caller, who set it, discards it)."""
     assert dataset.data is not None and dataset.labels is not None
     steps = TRAIN_STEPS if steps is None else steps
     max_images = TRAIN_MAX if max_images is None else max_images
-    n_classes = _n_classes(dataset)
     g = torch.Generator().manual_seed(TRAIN_SEED)
-    torch_state = torch.get_rng_state()  # keep the caller's (the trainer's) random stream untouched
-    torch.manual_seed(TRAIN_SEED)
-    net = FeatureNet(dataset.shape[0], n_classes).to(device)
-    torch.set_rng_state(torch_state)
+    net = (net or new_classifier(dataset)).to(device)
     order = torch.randperm(dataset.size, generator=g)[: min(dataset.size, max_images)]
     n_test = max(1, len(order) // 10)
     test_idx, train_idx = order[:n_test], order[n_test:]
@@ -102,6 +113,8 @@ def train_classifier(
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     net.train()
     for step in range(steps):
+        if stop is not None and stop.is_set():
+            break
         for group in opt.param_groups:
             group["lr"] = LR * 0.5 * (1 + math.cos(math.pi * step / max(1, steps)))
         pick = train_idx[torch.randint(len(train_idx), (TRAIN_BATCH,), generator=g)].to(x_all.device)
@@ -125,6 +138,21 @@ def load_or_train_classifier(
     dataset: Dataset, device: torch.device | str = "cpu", data_dir: str | Path | None = None
 ) -> FeatureNet:
     """The cached classifier for this dataset, size and channel count; trained and cached on first use."""
+    net = cached_classifier(dataset, device, data_dir)
+    if net is not None:
+        return net
+    path = classifier_path(dataset, data_dir)
+    t0 = time.perf_counter()
+    net, accuracy = train_classifier(dataset, device)
+    with contextlib.suppress(OSError):  # an unwritable cache only costs retraining next time
+        save_classifier(path, net, accuracy, dataset.name, time.perf_counter() - t0)
+    return net.eval()
+
+
+def cached_classifier(
+    dataset: Dataset, device: torch.device | str = "cpu", data_dir: str | Path | None = None
+) -> FeatureNet | None:
+    """The cached classifier in eval mode, or None when there is none of this format (or it is torn)."""
     path = classifier_path(dataset, data_dir)
     n_classes = _n_classes(dataset)
     if path.exists():
@@ -134,13 +162,9 @@ def load_or_train_classifier(
                 net = FeatureNet(dataset.shape[0], n_classes)
                 net.load_state_dict(saved["state"])
                 return net.to(device).eval()
-        except Exception:  # a torn or foreign file: retrain and overwrite it
+        except Exception:  # a torn or foreign file: the caller retrains and overwrites it
             pass
-    t0 = time.perf_counter()
-    net, accuracy = train_classifier(dataset, device)
-    with contextlib.suppress(OSError):  # an unwritable cache only costs retraining next time
-        save_classifier(path, net, accuracy, dataset.name, time.perf_counter() - t0)
-    return net.eval()
+    return None
 
 
 def save_classifier(path: Path, net: FeatureNet, accuracy: float, dataset: str, train_s: float = 0.0) -> None:
@@ -211,22 +235,6 @@ def fcd_images(
     pick = torch.randperm(dataset.size, generator=torch.Generator().manual_seed(seed))[: len(fake)]
     real = dataset.data[pick.to(dataset.data.device)]
     return frechet_distance(*feature_stats(net, fake), *feature_stats(net, real))
-
-
-def fcd_for_generator(
-    g: nn.Module,
-    dataset: Dataset,
-    *,
-    n: int = 2500,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    data_dir: str | Path | None = None,
-) -> float:
-    """FCD of `n` samples of G (eval mode, no grad) against `n` real images."""
-    from ganterm.eval.quality import generate_samples
-
-    fake = generate_samples(g, n, seed, device)
-    return fcd_images(fake, dataset, seed=seed, device=device, data_dir=data_dir)
 
 
 @torch.no_grad()

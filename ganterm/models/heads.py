@@ -14,7 +14,7 @@ from torch import nn
 from ganterm.errors import UsageError
 
 
-def _require_body(D: nn.Module, algo: str) -> None:
+def require_body(D: nn.Module, algo: str) -> None:
     if not (callable(getattr(D, "features", None)) and callable(getattr(D, "head", None))):
         raise UsageError(
             f"--algo {algo} needs a discriminator with features(x) and head(f) (the built-in mlp and dcgan "
@@ -53,7 +53,7 @@ class ProjectionDiscriminator(nn.Module):
 
     def __init__(self, base: nn.Module, n_classes: int, shape: tuple[int, ...]) -> None:
         super().__init__()
-        _require_body(base, "cgan")
+        require_body(base, "cgan")
         self.base = base
         self.embed = nn.Embedding(n_classes, feature_dim(base, shape)[0])
         nn.init.zeros_(self.embed.weight)

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from ganterm.errors import UsageError
-from ganterm.models.catalog import _DCGAN_TOPOLOGY, DCGANDiscriminator, DCGANGenerator, _image_shape
+from ganterm.models.base import image_shape
+from ganterm.models.dcgan import DCGAN_TOPOLOGY, DCGANDiscriminator, DCGANGenerator
 
 
 class MLPVAE(nn.Module):
@@ -61,14 +62,14 @@ class ConvVAE(nn.Module):
 
 
 def build_vae(name: str, shape: tuple[int, ...], z_dim: int, **options: object) -> nn.Module:
-    c, h, _ = _image_shape(name, shape)
+    c, h, _ = image_shape(name, shape)
     if name == "mlp":
         unknown = sorted(set(options) - {"hidden"})
         if unknown:
             raise UsageError(f"the mlp VAE has no option {unknown[0]!r}; it takes: hidden")
         return MLPVAE((c, h, h), z_dim, int(options.get("hidden", 400)))  # type: ignore[arg-type]
     if name == "dcgan":
-        if h not in _DCGAN_TOPOLOGY:
+        if h not in DCGAN_TOPOLOGY:
             raise UsageError(f"the dcgan VAE makes 28, 32 or 64 pixel images, got {h}; use --image-size 28")
         unknown = sorted(set(options) - {"ngf", "ndf"})
         if unknown:

@@ -92,11 +92,22 @@ class Sampler:
         return self.nets[self.algo.sampler_net]
 
     @classmethod
-    def from_checkpoint(cls, ckpt: dict[str, Any]) -> Sampler:
+    def from_checkpoint(
+        cls, ckpt: dict[str, Any], trusted: Any = None, source: str = "the checkpoint"
+    ) -> Sampler:
+        """The checkpoint's networks rebuilt; a run that records a model file is rebuilt only from the
+        `trusted` file the command line named (ModelFileNotTrusted otherwise: the recorded name alone
+        never runs code)."""
+        import dataclasses
+
         from ganterm.algos.catalog import build_algorithm
         from ganterm.config import TrainConfig
+        from ganterm.models.user_file import trusted_for
 
         cfg = TrainConfig.from_dict(ckpt["config"])
+        model_file = trusted_for(cfg.model, trusted, source)
+        if model_file is not None:
+            cfg = dataclasses.replace(cfg, model=model_file.spec, trusted_model=model_file)
         prior = ckpt.get("prior") or {}
         algo = build_algorithm(
             _with_loss(cfg, ckpt), tuple(int(s) for s in ckpt["data_shape"]), int(prior.get("n_classes", 0))

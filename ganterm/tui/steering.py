@@ -250,5 +250,5 @@ class SteerMixin:
                 self._awaiting = None
                 self.feed.update(message="")  # type: ignore[attr-defined]
                 if ev.kind != "checkpoint":  # the monitor already shows "checkpoint saved: PATH"
-                    self.notify(f"script: {ev.message}", timeout=4)  # type: ignore[attr-defined]
+                    self.notify(f"script: {ev.message}", timeout=4, markup=False)  # type: ignore[attr-defined]
                 return

@@ -23,7 +23,7 @@ from textual.widgets import Footer
 from ganterm.channel.feed import MARKER_KINDS, Event, Feed, FeedUpdate, SampleFrame
 from ganterm.render.grid import DENSITIES, Density, next_density
 from ganterm.sysmon import ReadingSource
-from ganterm.tui.screens.modals import HelpScreen
+from ganterm.tui.dialogs import HelpScreen
 from ganterm.tui.screens.samples_full import SamplesFullScreen
 from ganterm.tui.widgets.charts import ChartOptions, ChartView, Marker
 from ganterm.tui.widgets.events import EventLog
@@ -241,9 +241,13 @@ class MonitorScreen(Screen[None]):
         """Toasts for what the user asked for or must see; the log keeps everything."""
         for ev in events:
             if ev.kind == "checkpoint" and ev.data.get("path"):
-                self.notify(f"checkpoint saved: {ev.data['path']}", timeout=6)
+                self.notify(f"checkpoint saved: {ev.data['path']}", timeout=6, markup=False)
+            elif ev.kind == "milestone":  # "digits readable at step N": the moment, as it happens
+                self.notify(ev.message, timeout=10, markup=False)
             elif ev.kind in ("alert", "error"):
-                self.notify(ev.message, severity="error" if ev.kind == "error" else "warning", timeout=8)
+                # markup=False: a run directory's event text is shown as written, never interpreted
+                severity = "error" if ev.kind == "error" else "warning"
+                self.notify(ev.message, severity=severity, timeout=8, markup=False)
 
     def _flush_charts(self, force: bool = False) -> None:
         now = time.monotonic()
