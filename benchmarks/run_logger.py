@@ -9,6 +9,7 @@ noisy medians can come out below zero, so the logger's own costs are also measur
 the images call) and divided by the step time: the "accounted" overhead.
 
     python benchmarks/run_logger.py [--rounds 10] [--steps 2000] [--threads 1]
+    python benchmarks/run_logger.py --smoke       # 2 rounds of 20 steps: a second or two
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ import json
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from smoke import SMOKE_HELP, smoke_root
 
 import ganterm
 
@@ -86,7 +92,7 @@ def block(step: Step, n: int, run: ganterm.Run | None, start: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
-def isolated_costs(run: ganterm.Run, step: Step, n: int = 20_000) -> tuple[float, float]:
+def isolated_costs(run: ganterm.Run, step: Step, n: int = 20_000, n_images: int = 20) -> tuple[float, float]:
     """(µs per log call with its polls, ms per images call) with no training around them."""
     loss, logits = step()
     p = torch.sigmoid(logits.detach())
@@ -99,9 +105,9 @@ def isolated_costs(run: ganterm.Run, step: Step, n: int = 20_000) -> tuple[float
     log_us = (time.perf_counter() - t0) / n * 1e6
     imgs = step.x.view(64, 1, 28, 28)
     t0 = time.perf_counter()
-    for i in range(20):
+    for i in range(n_images):
         run.images(i, imgs)
-    return log_us, (time.perf_counter() - t0) / 20 * 1e3
+    return log_us, (time.perf_counter() - t0) / n_images * 1e3
 
 
 def main() -> None:
@@ -110,14 +116,19 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2000, help="steps per block")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: steadier)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
+    warmup, isolated = 500, (20_000, 20)  # steps before timing; log and images calls timed alone
+    if args.smoke:
+        smoke_root("run_logger")
+        args.rounds, args.steps, warmup, isolated = 2, 20, 20, (200, 2)
     torch.set_num_threads(args.threads)
 
     step = Step()
     with tempfile.TemporaryDirectory() as tmp:
         run = ganterm.Run(Path(tmp) / "run", config={"benchmark": "run_logger"})
-        block(step, 500, None, 0)  # warm-up: allocator, Adam state, first PNG
-        block(step, 500, run, 0)
+        block(step, warmup, None, 0)  # warm-up: allocator, Adam state, first PNG
+        block(step, warmup, run, 0)
         base: list[float] = []
         logged: list[float] = []
         counter = 1000
@@ -127,7 +138,7 @@ def main() -> None:
                 s = block(step, args.steps, which, counter)
                 counter += args.steps
                 (logged if which is run else base).append(s)
-        log_us, image_ms = isolated_costs(run, step)
+        log_us, image_ms = isolated_costs(run, step, *isolated)
         run.close()
         rows = len((Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines())
 

@@ -2,6 +2,7 @@
 
     python benchmarks/startup.py            # 7 runs of each, medians
     python benchmarks/startup.py --runs 11
+    python benchmarks/startup.py --smoke    # one run of each, from a 2-step checkpoint
 
 Goals: `--help` <= 0.25 s, first paint of `view` <= 1.5 s. Every figure is a fresh process (the imports
 are most of the cost), timed from just before the process starts. The checkpoint comes from a tiny
@@ -23,6 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from smoke import SMOKE_HELP, smoke_root
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Runs in a fresh interpreter; prints one JSON line of wall-clock (time.time()) marks.
@@ -40,11 +45,13 @@ async def main():
         screen = app.monitor
         deadline = time.time() + 60
         while (screen.loader is None or not screen.loader.is_finished or screen.feed.frames() == []
-               or getattr(screen, "_live", None) is None) and time.time() < deadline:
+               or screen.sample_panels()[0].frame is None) and time.time() < deadline:
             await pilot.pause(0.01)
         await pilot.pause()
         marks["samples_shown"] = time.time()
         marks["error"] = repr(screen.error) if screen.error else None
+        if time.time() >= deadline and not marks["error"]:
+            marks["error"] = "no samples shown within 60 s"
         await pilot.press("q")
 
 asyncio.run(main())
@@ -85,9 +92,9 @@ def timed_run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     return start, r.stdout
 
 
-def make_checkpoint(tmp: Path, env: dict[str, str]) -> Path:
+def make_checkpoint(tmp: Path, env: dict[str, str], steps: int = 20) -> Path:
     out = tmp / "run"
-    cmd = [*ganterm_command(), "train", "shapes", "--steps", "20", "--headless", "--out", str(out)]
+    cmd = [*ganterm_command(), "train", "shapes", "--steps", str(steps), "--headless", "--out", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT)
     return sorted((out / "checkpoints").glob("*.pt"))[-1]
 
@@ -102,15 +109,20 @@ def row(name: str, values: list[float], goal: float | None = None) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=7, help="fresh processes per measurement (median)")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
+    steps = 20  # of the run whose checkpoint `view` opens
+    if args.smoke:
+        smoke_root("startup")
+        args.runs, steps = 1, 2
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (shared machine: medians of fresh processes)"
     )
     with tempfile.TemporaryDirectory(prefix="ganterm-startup-") as tmp:
-        ckpt = make_checkpoint(Path(tmp), env)
-        print(f"checkpoint: {ckpt.name} ({ckpt.stat().st_size / 1e6:.1f} MB) from a 20-step shapes run")
+        ckpt = make_checkpoint(Path(tmp), env, steps)
+        print(f"checkpoint: {ckpt.name} ({ckpt.stat().st_size / 1e6:.1f} MB) from a {steps}-step shapes run")
         help_s, paint_s, samples_s = [], [], []
         parts: dict[str, list[float]] = {}
         for _ in range(args.runs):  # alternate the measurements so load spikes spread over all of them

@@ -4,6 +4,7 @@
     python benchmarks/throughput.py --parts folder --rounds 5 --steps 40
     python benchmarks/throughput.py --parts ablation     # what each speed choice in train.py buys
     python benchmarks/throughput.py --parts frozen       # G step with and without D's weight gradients
+    python benchmarks/throughput.py --smoke              # every part, a few steps of batch 2: seconds
 
 Parts:
   folder    64x64 DCGAN on one folder of PNGs: the reference loop (per-sample Dataset decoding each file
@@ -38,14 +39,19 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from smoke import SMOKE_HELP, smoke_root, tiny_classifier
 
 from ganterm.channel.feed import Feed
 from ganterm.config import TrainConfig, resolve
 from ganterm.models.catalog import build_models
 from ganterm.training.trainer import Trainer
 
-BATCH = 64
+BATCH = 64  # --batch (the smoke run's is 2)
 Z_DIM = 100
+PUBLISH_EVERY = 10  # --publish-every: the trainer is timed between two publishes
+WARM_STEPS = 2  # untimed train_step calls before a timed block (the smoke run's: 1)
 
 
 # ------------------------------------------------------------------------------------------ machine
@@ -209,16 +215,19 @@ class TimingFeed(Feed):
             self.running_at = time.perf_counter()  # setup (data, models, optimizers) is done
         super().update(**fields)
 
-    def publish(self, steps: np.ndarray, values: np.ndarray, **fields: Any) -> None:
-        self.marks.append((int(steps[-1]), time.perf_counter()))
-        super().publish(steps, values, **fields)
+    def publish(
+        self, steps: np.ndarray, values: np.ndarray, columns: tuple[str, ...] | None = None, **fields: Any
+    ) -> None:
+        if len(steps):
+            self.marks.append((int(steps[-1]), time.perf_counter()))
+        super().publish(steps, values, columns, **fields)
 
 
 def ganterm_round(
     dataset: str, model: str, warmup: int, steps: int, seed: int, out: Path, **kw: Any
 ) -> tuple[float, float]:
     """(steps/s between the publish at `warmup` and the one `steps` later, setup seconds)."""
-    publish_every = 10
+    publish_every = PUBLISH_EVERY
     warmup = -(-warmup // publish_every) * publish_every
     steps = -(-steps // publish_every) * publish_every
     cfg = resolve(
@@ -246,7 +255,7 @@ def ganterm_round(
 
 def part_folder(args: argparse.Namespace, tmp: Path) -> None:
     t = time.perf_counter()
-    root = make_image_folder(args.images)
+    root = make_image_folder(args.images, root=args.image_root)
     print(
         f"\n## 64x64 DCGAN, batch {BATCH}, folder of {args.images} PNGs ({root}; ready in "
         f"{time.perf_counter() - t:.1f} s)"
@@ -329,10 +338,14 @@ def part_quality(args: argparse.Namespace, tmp: Path) -> None:
             trainer = Trainer(cfg, Feed())
             trainer.run()
             wall = time.perf_counter() - start
-            fcd = evaluate_generator(trainer.sampler.g, trainer.data, n=2000, seed=12345, device="cpu")["fcd"]
+            if args.smoke:
+                tiny_classifier(trainer.data)  # the real one trains for 3,000 steps
+            fcd = evaluate_generator(
+                trainer.sampler.g, trainer.data, n=args.quality_n, seed=12345, device="cpu"
+            )["fcd"]
             # The mean of the last 50 steps: one step's losses are too noisy to compare.
             last = {
-                k: float(np.mean(trainer.history.series(k, last_steps=50).mean))
+                k: float(np.mean(trainer.feed.series(k, last_steps=50).mean))
                 for k in ("d_loss", "g_loss", "d_real", "d_fake")
             }
             print(
@@ -362,8 +375,8 @@ def _dcgan64_config(root: Path, out: Path, precision: str, **extra: object) -> T
 
 
 def _train_step_rate(t: Trainer, batch: int, n: int) -> float:
-    """steps/s of `train_step` alone over n + 1 steps, after 2 untimed ones."""
-    for _ in range(2):  # warm-up: oneDNN picks and caches its kernels on first use
+    """steps/s of `train_step` alone over n + 1 steps, after WARM_STEPS untimed ones."""
+    for _ in range(WARM_STEPS):  # warm-up: oneDNN picks and caches its kernels on first use
         t.train_step(batch)
     start = time.perf_counter()
     for _ in range(n):
@@ -398,7 +411,7 @@ def _configure(channels_last: bool, fused: bool) -> Callable[[Trainer], None]:
 
 
 def part_ablation(args: argparse.Namespace, tmp: Path) -> None:
-    root = make_image_folder(args.images)
+    root = make_image_folder(args.images, root=args.image_root)
     print(f"\n## train_step of the 64x64 DCGAN, one choice at a time (batch {BATCH}, {args.rounds} rounds)")
     variants: dict[str, tuple[str, Callable[[Trainer], None]]] = {
         "fp32, NCHW, foreach Adam (before)": ("fp32", _configure(False, False)),
@@ -474,12 +487,14 @@ def part_frozen(args: argparse.Namespace, tmp: Path) -> None:
     import ganterm.algos.gan as train_module  # where the G step freezes D
 
     frozen = train_module.frozen
+    if "frozen" not in train_module.GAN.step.__code__.co_names:  # else both variants would time the same
+        raise SystemExit("throughput.py: GAN.step no longer calls algos.gan.frozen; update part_frozen")
 
     @contextlib.contextmanager
     def not_frozen(params: list[nn.Parameter]) -> Any:
         yield
 
-    root = make_image_folder(args.images)
+    root = make_image_folder(args.images, root=args.image_root)
     cases = [
         ("64x64 dcgan", _dcgan64_config(root, tmp / "frozen-64", "auto"), args.steps // 2),
         ("28x28 dcgan", _small_config(tmp / "frozen-dcgan", "dcgan"), args.steps * 3),
@@ -531,9 +546,11 @@ def run_alternating(contenders: dict[str, Callable[[int], float]], rounds: int) 
 
 
 def main() -> None:
+    global BATCH, PUBLISH_EVERY, WARM_STEPS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
-        "--parts", default="folder,small", help="comma list of: folder, small, ablation, frozen, quality"
+        "--parts",
+        help="comma list of: folder, small, ablation, frozen, quality (default: folder,small; --smoke: all)",
     )
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per part (medians over these)")
     ap.add_argument(
@@ -549,7 +566,20 @@ def main() -> None:
     )
     ap.add_argument("--quality-steps", type=int, default=600, help="quality: training steps per run")
     ap.add_argument("--seeds", default="0,1", help="quality: training seeds")
+    ap.add_argument("--quality-n", type=int, default=2000, help="quality: samples scored per run")
+    ap.add_argument("--batch", type=int, default=BATCH, help="batch size of the image models")
+    ap.add_argument("--publish-every", type=int, default=PUBLISH_EVERY, help="trainer's publish cadence")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
+    args.image_root = None  # the generated folder: cached under $TMPDIR by default
+    if args.smoke:
+        root = smoke_root("throughput")
+        args.parts = args.parts or "folder,small,ablation,frozen,quality"
+        args.rounds, args.steps, args.warmup = 1, 1, 1
+        args.images, args.batch, args.publish_every, args.quality_steps, args.quality_n = 16, 2, 2, 4, 200
+        args.seeds, args.image_root, WARM_STEPS = "0", root / "folder", 1
+    BATCH, PUBLISH_EVERY = args.batch, args.publish_every
+    args.parts = args.parts or "folder,small"
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.precisions = args.precisions.split(",")
     print(machine())

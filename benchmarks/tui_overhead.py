@@ -10,6 +10,7 @@ and records RUN/system.jsonl, as `ganterm train` does; the headless baseline run
 ratio charges the whole system pane to the TUI.
 
     python benchmarks/tui_overhead.py [--dataset shapes] [--steps 400] [--repeats 3] [--system]
+    python benchmarks/tui_overhead.py --smoke     # one round of 12 steps, system pane on: seconds
 """
 
 from __future__ import annotations
@@ -17,10 +18,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from smoke import SMOKE_HELP, smoke_root
 
 from ganterm.channel.control import Control
 from ganterm.channel.feed import Feed
@@ -51,8 +57,8 @@ def headless(cfg: TrainConfig, warm: int, steps: int) -> float:
 
 def with_tui(cfg: TrainConfig, warm: int, steps: int, system: bool = False) -> tuple[float, float]:
     """(steps/s, UI thread CPU ms per second of wall time) over the same window."""
-    from ganterm.sysmon import SystemSampler
     from ganterm.session import Session
+    from ganterm.sysmon import SystemSampler
 
     sampler = SystemSampler().start() if system else None
     app = Session(cfg).monitor_app("256", sampler)
@@ -90,16 +96,25 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--system", action="store_true", help="the TUI run samples and shows the system pane")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    out = tempfile.mkdtemp(prefix="ganterm-tui-bench-")
+    scratch = smoke_root("tui_overhead") if args.smoke else None
+    sample_every = 50
+    if args.smoke:
+        args.steps, args.warmup, args.repeats, args.system, sample_every = 12, 4, 1, True, 4
+    out = tempfile.mkdtemp(prefix="ganterm-tui-bench-", dir=scratch)
     head, tui, ui_cpu = [], [], []
     for i in range(args.repeats):
         cfg = resolve(
-            TrainConfig(dataset=args.dataset, steps=args.steps + 1000, out=f"{out}/h{i}", sample_every=50)
+            TrainConfig(
+                dataset=args.dataset, steps=args.steps + 1000, out=f"{out}/h{i}", sample_every=sample_every
+            )
         )
         head.append(headless(cfg, args.warmup, args.steps))
         cfg = resolve(
-            TrainConfig(dataset=args.dataset, steps=args.steps + 1000, out=f"{out}/t{i}", sample_every=50)
+            TrainConfig(
+                dataset=args.dataset, steps=args.steps + 1000, out=f"{out}/t{i}", sample_every=sample_every
+            )
         )
         rate, cpu_ms = with_tui(cfg, args.warmup, args.steps, args.system)
         tui.append(rate)

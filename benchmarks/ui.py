@@ -1,6 +1,7 @@
 """UI cost benchmark: chart redraw vs history length, half-block frame time, MetricHistory memory.
 
     python benchmarks/ui.py [--repeat 20]
+    python benchmarks/ui.py --smoke        # 2 repeats, histories of 1e3-1e4 steps: seconds
 
 Budgets: a 120x30 chart redraw (plotext, then its ANSI decoded into Segments) <= 15 ms at any history
 length; an 8x8 grid of 28x28 grey samples <= 5 ms per frame including Segment building; a MetricHistory
@@ -15,12 +16,18 @@ import io
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from smoke import SMOKE_HELP, smoke_root
 
 from ganterm.channel.feed import Feed
 from ganterm.channel.history import METRIC_COLUMNS, MetricHistory
@@ -74,22 +81,22 @@ def fill_history(steps: int, chunk: int = 1_000_000, seed: int = 0) -> MetricHis
     return history
 
 
-def bench_memory() -> tuple[float, int]:
+def bench_memory(steps: int = 1_000_000) -> tuple[float, int]:
     """RSS growth (MB) over 1e6 appended steps, in publish-sized chunks, and the history's own bytes."""
     before = rss_mb()
-    history = fill_history(1_000_000, chunk=1_000)
+    history = fill_history(steps, chunk=1_000)
     return rss_mb() - before, history.nbytes()
 
 
-def bench_charts(repeat: int) -> list[tuple[int, int, float, float, float]]:
+def bench_charts(repeat: int, max_exponent: int = 7) -> list[tuple[int, int, float, float, float]]:
     rows = []
-    for exponent in range(3, 8):
+    for exponent in range(3, max_exponent + 1):
         steps = 10**exponent
         history = fill_history(steps)
 
         def redraw(_: int, history: MetricHistory = history, steps: int = steps) -> AnsiLines:
             series = [
-                ChartSeries.from_history(history.series(column), column, color)
+                ChartSeries.from_buckets(history.series(column), column, color)
                 for column, color in (("d_loss", "blue+"), ("g_loss", "orange"))
             ]
             ansi = render_line_chart(series, 120, 30, title="losses", markers=[(steps / 2, "swap")])
@@ -105,7 +112,6 @@ def bench_compare(repeat: int, runs: int = 4, steps: int = 1_000_000) -> tuple[t
     from scratch (feed reads, downsampling, plotext, ANSI decoding, Strips) as after new data; returns
     (chart size, timings) per chart and the timing of both together."""
     import asyncio
-    from pathlib import Path
 
     from ganterm.tui.app import GantermApp
     from ganterm.tui.screens.compare import CompareScreen
@@ -123,10 +129,10 @@ def bench_compare(repeat: int, runs: int = 4, steps: int = 1_000_000) -> tuple[t
             charts = list(screen.query(CompareChart))
 
             def redraw(_: int) -> None:
+                feeds[0].update()  # as when a run's new rows arrive: its version moves on
                 for chart in charts:
-                    chart._key = None  # as when a run's new rows arrive: render() draws again
-                    width, height = chart.size
-                    chart._to_strips(chart.render(), width, height, chart.rich_style)
+                    chart.show(data_version=0)  # the screen's flush: the charts' cache keys change
+                    chart.render_line(0)  # render() draws again, then its Strips are built
 
             redraw(0)  # warm-up
             before = [c.renders for c in charts]
@@ -173,9 +179,14 @@ def bench_halfblock(repeat: int) -> list[tuple[str, str, tuple[int, int], int, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="timed runs per row (median reported)")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    steps, max_exponent = 1_000_000, 7  # memory and compare histories; longest chart history 1e7
+    if args.smoke:
+        smoke_root("ui")
+        args.repeat, steps, max_exponent = 2, 10_000, 4
 
-    growth, nbytes = bench_memory()  # first, before other allocations blur RSS
+    growth, nbytes = bench_memory(steps)  # first, before other allocations blur RSS
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, load avg {os.getloadavg()[0]:.1f}")
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, rich {version('rich')}, "
@@ -184,8 +195,8 @@ def main() -> None:
 
     print("\nchart redraw, 120x30, d_loss + g_loss with min/max band, incl. Segments (budget 15 ms)")
     print(f"{'steps':>10} {'points held':>12} {'median ms':>10} {'min ms':>8} {'CPU ms':>8}")
-    for steps, held, median, best, cpu in bench_charts(args.repeat):
-        print(f"{steps:>10.0e} {held:>12} {median:>10.2f} {best:>8.2f} {cpu:>8.2f}")
+    for n, held, median, best, cpu in bench_charts(args.repeat, max_exponent):
+        print(f"{n:>10.0e} {held:>12} {median:>10.2f} {best:>8.2f} {cpu:>8.2f}")
 
     print("\nhalf-block frame, 8x8 grid of 28x28 grey, incl. Segment building (budget 5 ms)")
     heads = ("colours", "content", "pixels", "segments", "cold ms", "median ms", "min ms", "CPU ms")
@@ -195,13 +206,16 @@ def main() -> None:
         cells = (system, content, f"{h}x{w}", segments, *(f"{t:.2f}" for t in times))
         print(" ".join(f"{c:>10}" for c in cells))
 
-    compare = bench_compare(args.repeat)
+    compare = bench_compare(args.repeat, steps=steps)
     sizes = ", ".join(f"{w}x{h}" for w, h in compare["sizes"])
     median, best, cpu = compare["timed"]
-    print(f"\ncompare view, 4 runs x 1e6 steps, 160x50, both charts ({sizes}) incl. Strips (budget 25 ms)")
+    print(
+        f"\ncompare view, 4 runs x {steps:.0e} steps, 160x50, both charts ({sizes}) "
+        "incl. Strips (budget 25 ms)"
+    )
     print(f"lines per chart {compare['series']}; median {median:.2f} ms, min {best:.2f} ms, CPU {cpu:.2f} ms")
 
-    print("\nMetricHistory over 1e6 steps (budget 20 MB)")
+    print(f"\nMetricHistory over {steps:.0e} steps (budget 20 MB)")
     print(f"RSS growth {growth:.1f} MB; arrays held {nbytes / 2**20:.1f} MB")
 
 
