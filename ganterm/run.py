@@ -46,9 +46,10 @@ from ganterm.rundir.commands import (
     ChannelCommand,
     CommandReceiver,
     convert_arg,
+    exposure_warnings,
     write_status,
 )
-from ganterm.rundir.files import _open_for_append  # one torn-line rule for every writer
+from ganterm.rundir.writer import open_for_append  # one torn-line rule for every writer
 
 FLUSH_INTERVAL_S = 1.0
 FLUSH_ROWS = 5000
@@ -105,11 +106,13 @@ class Run:
         record.setdefault("started", self.started)
         record.setdefault("argv", " ".join(sys.argv))
         self._write_json(self.path / "config.json", record)
-        self._metrics = _open_for_append(self.path / "metrics.jsonl")
-        self._events = _open_for_append(self.path / "events.jsonl")
+        self._metrics = open_for_append(self.path / "metrics.jsonl")
+        self._events = open_for_append(self.path / "events.jsonl")
         self._receiver = CommandReceiver(self.path)
         atexit.register(self.close)
         self.event("start", f"started ({record['source']}, pid {os.getpid()})", pid=os.getpid())
+        for line in exposure_warnings(self.path):
+            self.event("warning", line)
         self._write_status()
 
     # -- logging -------------------------------------------------------------------------------------
@@ -191,7 +194,7 @@ class Run:
         """
         from PIL import Image
 
-        from ganterm.rundir.files import tile_images
+        from ganterm.rundir.writer import tile_images
 
         imgs = to_uint8_nhwc(batch, max_images)
         mosaic = tile_images(imgs, max(1, math.isqrt(len(imgs))))
@@ -266,6 +269,8 @@ class Run:
         self._polled_at = now
         for cmd in self._receiver.poll():
             self._apply(cmd)
+        for line in self._receiver.take_warnings():  # another user's command file, a link: ignored
+            self.event("warning", line)
         if now - self._beat_at >= HEARTBEAT_S:
             self._write_status()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import threading
 import time
@@ -20,6 +21,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psutil
+
+from ganterm.channel.text import shown
+from ganterm.rundir.untrusted import open_regular
 
 SYSTEM_FILE = "system.jsonl"
 SAMPLE_EVERY_S = 1.0  # the pane's rate; more would only cost GIL time
@@ -71,7 +75,7 @@ class SystemReading:
         gpus = tuple(
             GpuReading(
                 index=int(g["index"]),
-                name=str(g.get("name", "")),
+                name=shown(g.get("name", ""), 60),  # drawn in the system pane: text, not escapes
                 util_pct=float(g["util_pct"]),
                 mem_used=int(g["mem_used"]),
                 mem_total=int(g["mem_total"]),
@@ -367,13 +371,14 @@ class SystemSampler:
 
 # -- reading a recorded run back ------------------------------------------------------------------
 def read_last_reading(path: str | Path, tail_bytes: int = TAIL_BYTES) -> SystemReading | None:
-    """The newest complete reading in a system.jsonl, or None; a torn or foreign line is skipped."""
+    """The newest complete reading in a system.jsonl, or None; a torn, foreign or implausible line (a
+    run directory may come from anyone) is skipped. Only a regular file is read (never a FIFO)."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             f.seek(0, os.SEEK_END)
             size = f.tell()
             f.seek(max(size - tail_bytes, 0))
-            chunk = f.read()
+            chunk = f.read(tail_bytes)
     except OSError:
         return None
     lines: Sequence[bytes] = chunk.split(b"\n")
@@ -385,10 +390,22 @@ def read_last_reading(path: str | Path, tail_bytes: int = TAIL_BYTES) -> SystemR
         try:
             obj = json.loads(raw)
             if isinstance(obj, dict):
-                return SystemReading.from_json(obj)
-        except (ValueError, KeyError, TypeError):
+                reading = SystemReading.from_json(obj)
+                if _plausible(reading):
+                    return reading
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             continue
     return None
+
+
+def _plausible(r: SystemReading) -> bool:
+    """Numbers the pane can draw: finite, not negative, a time strftime takes, a handful of GPUs."""
+    numbers = [r.cpu_proc, r.cpu_machine, r.rss_bytes, r.mem_used, r.mem_total, r.step or 0]
+    for g in r.gpus:
+        numbers += [g.util_pct, g.mem_used, g.mem_total, g.temp_c or 0, g.power_w or 0, g.index]
+    return (
+        0 <= r.time < 1e11 and len(r.gpus) <= 64 and all(math.isfinite(v) and 0 <= v < 2**62 for v in numbers)
+    )
 
 
 class SystemLogTail:

@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 from fault_helpers import cli_env, run_cli, wait_for
 
-from ganterm.rundir.files import RunDirReader
+from ganterm.rundir.reader import RunDirReader
 from ganterm.training.checkpoint import checkpoint_files, load_checkpoint, newest_loadable
+from ganterm.training.checkpoint_frames import CheckpointFrames
 
 _FOREVER = 10**6
 
@@ -138,7 +139,7 @@ def _check_after_kills(run: Path, tmp_path: Path) -> None:
     for line in (run / "metrics.jsonl").read_text().splitlines():
         if line.endswith("}"):
             json.loads(line)
-    reader = RunDirReader(run)
+    reader = RunDirReader(run, checkpoints=CheckpointFrames())  # as `ganterm view RUN` follows it
     assert reader.poll()
     assert reader.checkpoint is not None and reader.feed.frames(), "view cannot show the killed run"
     shown = reader.feed.series("d_loss").x

@@ -24,7 +24,8 @@ from ganterm.rundir.commands import (
     send_command,
     status_is_live,
 )
-from ganterm.rundir.files import RunDirReader, tile_images
+from ganterm.rundir.reader import RunDirReader
+from ganterm.rundir.writer import tile_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -363,8 +364,8 @@ async def test_view_keys_send_commands_and_show_the_answer(tmp_path):
     from textual.widgets import Input
 
     from ganterm.tui.app import GantermApp
-    from ganterm.tui.screens.steer import CommandPrompt, ConfirmScreen
     from ganterm.tui.screens.view import ViewScreen
+    from ganterm.tui.steering import CommandPrompt, ConfirmScreen
 
     run = Run(tmp_path / "run", config={"dataset": "shapes", "model": "own"}, poll_interval=0)
     run.command("lr", help="set the learning rate", arg=float)

@@ -10,7 +10,7 @@ from ganterm.channel.control import Control
 from ganterm.channel.feed import Feed
 from ganterm.errors import DataError
 from ganterm.tui.app import GantermApp
-from ganterm.tui.screens.modals import HelpScreen, LossPicker
+from ganterm.tui.dialogs import HelpScreen, LossPicker
 from ganterm.tui.screens.train import TrainScreen
 from ganterm.tui.widgets.charts import ChartView
 from ganterm.tui.widgets.config_panel import config_text

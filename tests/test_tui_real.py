@@ -116,7 +116,9 @@ async def test_view_checkpoint(ring_run):
         assert config.has_class("-shown") and config.display
         body = str(config.query_one("#config-body").render())
         assert "dataset" in body and "ring" in body
-        await pilot.press("o", "q")
+        await pilot.press("escape")  # esc closes the panel, as it closes help and the full screen
+        assert not config.has_class("-shown")
+        await pilot.press("o", "o", "q")
     assert app.return_code == 0
 
 
@@ -169,7 +171,7 @@ async def test_view_bad_checkpoint_exits_with_its_error(tmp_path):
 
 
 def test_config_panel_shows_the_loss_after_swaps():
-    from ganterm.tui.screens.view import config_for_panel
+    from ganterm.tui.adapters import config_for_panel
 
     config = {"dataset": "shapes", "loss": "ns", "steps": 1500}
     ckpt = {

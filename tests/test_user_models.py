@@ -1,5 +1,5 @@
-"""`ganterm train --model FILE.py:FN`: the user's networks from a file, rebuilt from it by sample and view;
-and the shape checks every run gets before its first step."""
+"""`ganterm train --model FILE.py:FN`: the user's networks from a file, rebuilt from it by sample and view
+when they name it again (`--model`); and the shape checks every run gets before its first step."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PIL import Image
 from test_tui_fixtures import sync
 
 from ganterm.errors import UsageError
-from ganterm.models.user_file import absolute_spec, build_from_file
+from ganterm.models.user_file import absolute_spec, build_from_file, trust_model_file
 from ganterm.training.checkpoint import load_checkpoint
 
 MODELS = """
@@ -82,7 +82,7 @@ def test_the_file_is_recorded_absolute_and_sample_rebuilds_g(user_run, tmp_path)
     assert config["model"] == f"{models.resolve()}:build"
     ckpt = load_checkpoint(sorted((run / "checkpoints").glob("*.pt"))[-1])
     assert ckpt["config"]["model"] == config["model"]
-    p = run_cli("sample", str(run), "--n", "9", "--out", str(tmp_path / "s.png"))
+    p = run_cli("sample", str(run), "--n", "9", "--out", str(tmp_path / "s.png"), "--model", config["model"])
     assert p.returncode == 0, p.stderr
     w, h = Image.open(tmp_path / "s.png").size
     assert w == h >= 3 * 28  # a 3x3 grid of 28x28 samples
@@ -93,8 +93,9 @@ async def test_view_rebuilds_g_from_the_file(user_run):
     from ganterm.tui.app import view_app
     from ganterm.tui.widgets.samples import SamplePanel
 
-    _, run = user_run
-    app = view_app(sorted((run / "checkpoints").glob("*.pt"))[-1], "truecolor")
+    models, run = user_run
+    trusted = trust_model_file(f"{models}:build")  # what `ganterm view CKPT --model models.py:build` makes
+    app = view_app(sorted((run / "checkpoints").glob("*.pt"))[-1], "truecolor", trusted)
     async with app.run_test(size=(100, 30)) as pilot:
         panel = app.screen.query_one(SamplePanel)
         deadline = time.monotonic() + 60
@@ -109,14 +110,15 @@ async def test_view_rebuilds_g_from_the_file(user_run):
 def test_moved_file_missing_function_and_changed_weights(user_run, tmp_path):
     models, run = user_run
     ckpt = str(sorted((run / "checkpoints").glob("*.pt"))[-1])
+    spec = f"{models}:build"
     original = models.read_text()
     try:
         models.rename(models.with_suffix(".moved"))
-        err = one_line(run_cli("view", ckpt))  # before any screen is drawn; sample goes the same way
-        assert "is gone (moved or deleted?)" in err and str(models) in err
+        err = one_line(run_cli("view", ckpt, "--model", spec))  # before any screen is drawn
+        assert "no such file" in err and str(models) in err
         models.with_suffix(".moved").rename(models)
         write_models(models, hidden=48)  # the file now builds other weights
-        err = one_line(run_cli("sample", ckpt, "--out", str(tmp_path / "b.png")))
+        err = one_line(run_cli("sample", ckpt, "--out", str(tmp_path / "b.png"), "--model", spec))
         assert "no longer builds networks that match the checkpoint's weights" in err
     finally:
         models.write_text(original)
@@ -136,7 +138,7 @@ def test_a_builder_that_returns_the_wrong_thing(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def build(shape, z_dim):\n    return 1\n")
     with pytest.raises(UsageError, match=r"must return \(G, D\)"):
-        build_from_file(f"{bad}:build", (1, 28, 28), 8)
+        build_from_file(f"{bad.resolve()}:build", (1, 28, 28), 8, trust_model_file(f"{bad}:build"))
 
 
 def test_bad_shapes_are_one_line_before_the_first_step(tmp_path):

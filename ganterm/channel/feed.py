@@ -34,6 +34,7 @@ EVENT_KINDS = (
     "rollback",
     "resample",
     "quality",
+    "milestone",
     "info",
     "warning",
 )

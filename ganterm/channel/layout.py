@@ -9,8 +9,12 @@ No torch, no UI: the trainer, the run-dir reader and the TUI all read it.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from ganterm.channel.text import is_clean_name, shown
 
 PALETTE = ("red", "cyan", "green", "magenta", "yellow", "blue", "white")
 
@@ -72,17 +76,43 @@ class Layout:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Layout:
+        """A stored layout back. It may come from anyone's run directory: strings are made safe to show
+        (`shown`), colours and number formats outside what ganterm writes are replaced, and the counts
+        are capped; a malformed one raises KeyError, TypeError or ValueError (`layout_of` falls back)."""
         groups = tuple(
             ChartGroup(
-                str(g["title"]),
-                tuple(SeriesSpec(*map(str, s)) for s in g["series"]),
-                tuple((float(v), str(label)) for v, label in g.get("refs", [])),
+                shown(g["title"]),
+                tuple(_series(*s) for s in g["series"][:MAX_SERIES]),
+                tuple((_finite(v), shown(label)) for v, label in g.get("refs", [])[:MAX_SERIES]),
                 bool(g.get("log_ok", True)),
             )
-            for g in d["groups"]
+            for g in d["groups"][:MAX_GROUPS]
         )
-        headline = tuple(Headline(*map(str, h)) for h in d.get("headline", []))
+        headline = tuple(_headline(*h) for h in d.get("headline", [])[:MAX_SERIES])
         return cls(groups, headline)
+
+
+MAX_GROUPS, MAX_SERIES = 16, 8
+_FORMAT = re.compile(r"^\.\d[efg%]?$")  # what layouts use (".4f"); anything else could raise in format()
+
+
+def _series(name: object, label: object, color: object) -> SeriesSpec:
+    if not is_clean_name(name):
+        raise ValueError("a series name that is not plain text")
+    return SeriesSpec(str(name), shown(label), color if color in PALETTE else PALETTE[0])
+
+
+def _headline(name: object, label: object, fmt: object = ".4f") -> Headline:
+    if not is_clean_name(name):
+        raise ValueError("a headline name that is not plain text")
+    return Headline(str(name), shown(label), fmt if isinstance(fmt, str) and _FORMAT.match(fmt) else ".4f")
+
+
+def _finite(v: object) -> float:
+    out = float(v)  # type: ignore[arg-type]
+    if not math.isfinite(out):
+        raise ValueError("a reference line that is not a finite number")
+    return out
 
 
 def _spec(name: str, label: str, color: str) -> SeriesSpec:

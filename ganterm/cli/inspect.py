@@ -10,6 +10,17 @@ import typer
 from ganterm.cli.app import COLORS, app
 from ganterm.errors import CheckpointError, UsageError
 
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        metavar="FILE.py:FN",
+        help="Trust this model file for this command: a run trained with --model FILE.py:FN records the "
+        "file, but ganterm runs its code only when you name it here (your copy may live elsewhere).",
+        show_default=False,
+    ),
+]
+
 
 @app.command()
 def view(
@@ -23,34 +34,43 @@ def view(
         ),
     ],
     colors: Annotated[str, typer.Option(help="auto, truecolor, 256, 16, none.")] = "auto",
+    model: ModelOption = None,
 ) -> None:
-    """Browse a checkpoint's curves and samples, or follow a run directory while it trains; compare runs."""
+    """Browse a checkpoint's curves and samples, or follow a run directory while it trains; compare runs.
+
+    A run trained with --model FILE.py:FN shows its curves, events and recorded grids; G is rebuilt
+    (new noise, interpolations) only when --model names the file here.
+    """
     from ganterm.rundir.runs import find_runs, is_run_dir
 
     if colors not in COLORS:
         raise UsageError(f"unknown --colors {colors!r}; choose one of: {', '.join(COLORS)}")
+    trusted = _trusted(model)
     path = paths[0]
     single = len(paths) == 1 and (path.is_file() or is_run_dir(path) or not path.is_dir())
     if single and not path.exists():
         raise UsageError(f"no such checkpoint or run directory: {path}")
     runs = [path] if single else find_runs(paths)
     for run in runs:
-        if run.is_file():
+        if run.is_file() and not is_run_dir(run):  # a checkpoint; an events file is a run
             from ganterm.training.checkpoint import load_checkpoint
 
             ckpt = load_checkpoint(run)  # refuse bad or hostile files before any screen is drawn
-            from ganterm.config import parse_model_file
+            if trusted is not None and (single or _records_model_file(ckpt.get("config"))):
+                _sampler(ckpt, run, trusted, "view")  # the named file must build this G, or one line
+        elif single and trusted is not None:
+            from ganterm.models.user_file import trusted_for
+            from ganterm.rundir.reader import read_config
 
-            if parse_model_file(str((ckpt.get("config") or {}).get("model"))):
-                _sampler(ckpt, run)  # the user's model file (--model FILE.py:FN) must still build G
+            trusted_for(read_config(run).get("model"), trusted, str(run))  # a file named for a built-in
     color_arg = None if colors == "auto" else colors
     if single:
         from ganterm.tui.app import run_view_app
 
-        raise SystemExit(run_view_app(path, color_arg))
+        raise SystemExit(run_view_app(path, color_arg, trusted))
     from ganterm.tui.app import run_compare_app
 
-    raise SystemExit(run_compare_app(runs, color_arg))
+    raise SystemExit(run_compare_app(runs, color_arg, trusted))
 
 
 @app.command()
@@ -78,6 +98,7 @@ def sample(
             "values, columns sweep the code from -2 to 2 at fixed noise (.png only; --n is ignored)."
         ),
     ] = None,
+    model: ModelOption = None,
 ) -> None:
     """Generate samples from a checkpoint into a .npy array or a .png grid.
 
@@ -93,10 +114,11 @@ def sample(
         raise UsageError(f"--out: directory {out.parent} does not exist")
     if traverse is not None and out.suffix != ".png":
         raise UsageError("--traverse draws a grid: give --out NAME.png")
+    trusted = _trusted(model)
     ckpt_data = _load_ckpt_arg(ckpt)
     from ganterm.training.sampling import to_uint8_images
 
-    sampler = _sampler(ckpt_data, ckpt)
+    sampler = _sampler(ckpt_data, ckpt, trusted, "sample")
     prior = sampler.prior
     algo = ckpt_data.get("algo", "gan")
     if seed is None:
@@ -131,7 +153,7 @@ def sample(
     else:
         from PIL import Image
 
-        from ganterm.rundir.files import tile_images
+        from ganterm.rundir.writer import tile_images
 
         if x is not None:
             images = to_uint8_images(x)
@@ -157,18 +179,47 @@ def _save_scatter_png(out: Path, pts, real, size: int = 400) -> None:
     Image.fromarray(img).save(out)
 
 
-def _sampler(ckpt_data: dict, path: Path):
-    """The generator of a checkpoint whose format is right but whose contents may not fit together."""
+def _trusted(model: str | None):
+    """The model file `--model` names in this command (read and hashed now), or None."""
+    if model is None:
+        return None
+    from ganterm.models.user_file import is_model_file, trust_model_file
+
+    if not is_model_file(model):
+        raise UsageError(
+            f"--model {model!r}: here it names your model file (FILE.py:FUNCTION) to trust; "
+            "a built-in model needs none"
+        )
+    return trust_model_file(model)
+
+
+def _records_model_file(config: object) -> bool:
+    from ganterm.models.user_file import is_model_file
+
+    return isinstance(config, dict) and is_model_file(config.get("model"))
+
+
+def _sampler(ckpt_data: dict, path: Path, trusted=None, command: str = "sample"):
+    """The generator of a checkpoint whose format is right but whose contents may not fit together; a
+    recorded model file builds only from the file `--model` named (else one line saying how)."""
+    from ganterm.models.user_file import trusted_for
     from ganterm.training.sampling import Sampler
 
+    config = ckpt_data.get("config")
+    recorded = config.get("model") if isinstance(config, dict) else None
+    model_file = trusted_for(recorded, trusted, str(path), f"ganterm {command} {path}")
     try:
-        return Sampler.from_checkpoint(ckpt_data)
+        return Sampler.from_checkpoint(ckpt_data, model_file, str(path))
     except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as e:
         why = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
-        model = str((ckpt_data.get("config") or {}).get("model"))
-        if ":" in model:  # `--model FILE.py:FUNCTION`: the file was edited since the run
+        if model_file is not None and model_file.spec != recorded:
             raise CheckpointError(
-                f"{path}: {model} no longer builds networks that match the checkpoint's weights ({why})"
+                f"{path}: --model {model_file.spec} builds networks that do not match the checkpoint's "
+                f"weights (the run was trained with {recorded}; {why})"
+            ) from None
+        if model_file is not None:  # the file was edited since the run
+            raise CheckpointError(
+                f"{path}: {recorded} no longer builds networks that match the checkpoint's weights ({why})"
             ) from None
         raise CheckpointError(f"{path}: the checkpoint's contents do not fit its model ({why})") from None
 
@@ -197,14 +248,17 @@ def eval_(
         str | None, typer.Option("--data-dir", help="Dataset cache (image data, FCD).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    model: ModelOption = None,
 ) -> None:
     """Score a checkpoint: modes and high-quality samples for ring/grid (PacGAN), FCD for images."""
     import json
 
     if n <= 1:
         raise UsageError(f"--n must be an integer > 1, got {n}")
+    trusted = _trusted(model)
     ckpt_data = _load_ckpt_arg(ckpt)
+    sampler = _sampler(ckpt_data, ckpt, trusted, "eval")
     from ganterm.eval.quality import evaluate_checkpoint, format_quality
 
-    result = evaluate_checkpoint(ckpt_data, n=n, seed=seed, data_dir=data_dir)
+    result = evaluate_checkpoint(ckpt_data, n=n, seed=seed, data_dir=data_dir, sampler=sampler)
     print(json.dumps(result) if as_json else format_quality(result))

@@ -11,6 +11,11 @@ a reader never sees half a command or half a status. Names sort in the order the
 zero-padded). The training side claims a command by renaming it into done/ before reading it: if two
 processes poll the same directory, each command is delivered once.
 
+The channel answers only its owner: commands/ and done/ are made 0700 and command files 0600, and the
+training side ignores (with a warning) a command file that is a symbolic link or belongs to another
+user, and a commands/ folder that is either. `exposure_warnings` says at start when another user can
+write into the run directory or a folder above it (a shared /tmp/runs without the sticky bit).
+
 Standard library only: the viewer imports it without torch or the logger.
 """
 
@@ -21,6 +26,7 @@ import itertools
 import json
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +38,8 @@ DONE_DIR = "done"
 STATUS_FILE = "status.json"
 KEEP_DONE = 100  # consumed commands kept in done/ (the newest), for a human looking at what happened
 STALE_TMP_S = 60.0  # a temp file this old belongs to a sender that died mid-write
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600  # the channel is the run's owner's alone
+MAX_COMMAND_BYTES = 1 << 16
 LIVE_HEARTBEAT_S = 15.0  # a status older than this says nothing about whether its process still runs
 
 # What every process on the channel understands; registered commands come after these in status.json.
@@ -65,10 +73,12 @@ def commands_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / COMMANDS_DIR
 
 
-def _write_atomic(path: Path, data: dict[str, Any]) -> None:
+def _write_atomic(path: Path, data: dict[str, Any], mode: int = 0o644) -> None:
     tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_seq)}.tmp"
     try:
-        tmp.write_text(json.dumps(data, default=str) + "\n", encoding="utf-8")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(tmp, flags, mode), "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, default=str) + "\n")
         os.replace(tmp, path)  # no fsync: a command lost to a power cut is re-sent by hand
     except BaseException:
         with contextlib.suppress(OSError):
@@ -80,11 +90,11 @@ def _write_atomic(path: Path, data: dict[str, Any]) -> None:
 def send_command(run_dir: str | Path, name: str, args: dict[str, Any] | None = None) -> Path:
     """Queue `name` for the training process of `run_dir`; the path of the command file."""
     folder = commands_dir(run_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     now = time.time_ns()
     path = folder / f"{now:020d}-{os.getpid()}-{next(_seq):06d}.json"
     record = {"name": name, "args": dict(args or {}), "time": now / 1e9, "sender": _sender()}
-    _write_atomic(path, record)
+    _write_atomic(path, record, PRIVATE_FILE)
     return path
 
 
@@ -114,7 +124,7 @@ def status_is_live(status: dict[str, Any] | None, now: float | None = None) -> b
         pid = int(status.get("pid", 0))
     except (TypeError, ValueError):
         return False
-    if status.get("host") == socket.gethostname() and pid > 0 and not _pid_alive(pid):
+    if status.get("host") == socket.gethostname() and pid > 0 and not pid_alive(pid):
         return False  # killed (kill -9, OOM) without writing a last status
     return (time.time() if now is None else now) - beat < LIVE_HEARTBEAT_S
 
@@ -187,14 +197,45 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {"float": float, "int": _to_int, 
 
 # -- training side -------------------------------------------------------------------------------------
 class CommandReceiver:
-    """Takes new command files in name order; each file is moved to done/ before it is read."""
+    """Takes new command files in name order; each file is moved to done/ before it is read. Only files
+    of `owner` (this process's user) are read; the others, and links, are set aside with a warning
+    (`take_warnings`), and so is the whole channel when commands/ itself is a link or someone else's."""
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self, run_dir: str | Path, owner: int | None = None) -> None:
         self.folder = commands_dir(run_dir)
         self.done = self.folder / DONE_DIR
-        self.done.mkdir(parents=True, exist_ok=True)
+        self.owner = os.getuid() if owner is None else owner
+        self._warnings: list[str] = []
+        self.folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        self.usable = self._private(self.folder)
+        if self.usable:
+            self.done.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+            self.usable = self._private(self.done)
+
+    def _private(self, folder: Path) -> bool:
+        """The folder is a real directory of the owner, made 0700 (an older run's may be 0755)."""
+        st = os.lstat(folder)
+        rel = f"{COMMANDS_DIR}/" if folder == self.folder else f"{COMMANDS_DIR}/{DONE_DIR}/"
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+            self._warnings.append(f"{rel} is not a plain folder (a link?); commands are not read")
+            return False
+        if st.st_uid != self.owner:
+            self._warnings.append(
+                f"{rel} belongs to uid {st.st_uid}, not this run's user; commands are not read"
+            )
+            return False
+        if stat.S_IMODE(st.st_mode) != PRIVATE_DIR:
+            os.chmod(folder, PRIVATE_DIR)
+        return True
+
+    def take_warnings(self) -> list[str]:
+        """What was ignored since the last call, one line each (the caller makes them warning events)."""
+        out, self._warnings = self._warnings, []
+        return out
 
     def poll(self) -> list[ChannelCommand]:
+        if not self.usable:
+            return []
         try:
             entries = sorted(os.scandir(self.folder), key=lambda e: e.name)
         except OSError:
@@ -206,17 +247,40 @@ class CommandReceiver:
                 continue
             if not _is_command(entry.name):
                 continue
+            if not self._from_owner(entry):
+                continue
             taken = self.done / entry.name
             try:
                 os.replace(entry.path, taken)
             except OSError:
                 continue  # another process took it first
-            cmd = _read_command(taken)
+            cmd = _read_command(taken, self.owner)
             if cmd is not None:
                 out.append(cmd)
+            elif taken.with_suffix(".ignored").exists():
+                self._warnings.append(f"ignored command file {entry.name}: replaced after it was checked")
         if out:
             self._prune_done()
         return out
+
+    def _from_owner(self, entry: os.DirEntry[str]) -> bool:
+        """A regular file of the owner; anything else is moved aside as NAME.ignored, with a warning."""
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            return False
+        if stat.S_ISLNK(st.st_mode):
+            why = "a symbolic link"
+        elif not stat.S_ISREG(st.st_mode):
+            why = "not a regular file"
+        elif st.st_uid != self.owner:
+            why = f"written by uid {st.st_uid}, not this run's user"
+        else:
+            return True
+        self._warnings.append(f"ignored command file {entry.name}: {why}")
+        with contextlib.suppress(OSError):
+            os.replace(entry.path, self.done / (entry.name[: -len(".json")] + ".ignored"))
+        return False
 
     def _drop_stale_tmp(self, entry: os.DirEntry[str]) -> None:
         with contextlib.suppress(OSError):
@@ -240,13 +304,24 @@ def write_status(run_dir: str | Path, status: dict[str, Any]) -> None:
     _write_atomic(Path(run_dir) / STATUS_FILE, record)
 
 
-def _read_command(path: Path) -> ChannelCommand | None:
+def _read_command(path: Path, owner: int) -> ChannelCommand | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # Opened without following a link, and checked again on the open file: swapped for a link or
+        # another user's file between the check and the rename, it is still never read.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != owner:
+                raise PermissionError("not the owner's file")
+            data = json.loads(fh.read(MAX_COMMAND_BYTES).decode("utf-8"))
         name, args = data["name"], data.get("args") or {}
         if not isinstance(name, str) or not isinstance(args, dict):
             raise ValueError("bad command")
         return ChannelCommand(name=name, args=args, time=float(data.get("time") or 0.0), id=path.stem)
+    except PermissionError:
+        with contextlib.suppress(OSError):
+            path.rename(path.with_suffix(".ignored"))
+        return None
     except (OSError, ValueError, KeyError, TypeError):
         with contextlib.suppress(OSError):
             path.rename(path.with_suffix(".bad"))  # kept for a human; never delivered
@@ -261,7 +336,7 @@ def _sender() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -269,3 +344,27 @@ def _pid_alive(pid: int) -> bool:
     except OSError:
         return True  # exists, owned by someone else
     return True
+
+
+def exposure_warnings(run_dir: str | Path) -> list[str]:
+    """One line per folder, from the run directory up, that lets another user replace or add to the run:
+    writable by others (or by a group not the user's own) without the sticky bit, or owned by someone
+    else. The run directory itself must not be writable by others even with the sticky bit. /tmp
+    itself (sticky, root's) is fine; /tmp/runs made 0777 is not."""
+    me, out = os.getuid(), []
+    path = Path(run_dir).absolute()
+    for folder in (path, *path.parents):
+        try:
+            st = os.stat(folder)
+        except OSError:
+            continue
+        others = st.st_mode & stat.S_IWOTH or (st.st_mode & stat.S_IWGRP and st.st_gid != os.getgid())
+        sticky = st.st_mode & stat.S_ISVTX
+        if st.st_uid not in (me, 0):
+            out.append(f"{folder} belongs to uid {st.st_uid}: that user can replace this run's files")
+        elif others and (folder == path or not sticky):
+            out.append(
+                f"{folder} can be written by other users (mode {stat.S_IMODE(st.st_mode):o}): they could "
+                "replace this run's files; use a private --out"
+            )
+    return out

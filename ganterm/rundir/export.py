@@ -3,7 +3,9 @@
 Reads only the run directory (samples/step_XXXXXXX.png, metrics.jsonl), never a checkpoint: Pillow and
 the standard library, no torch, so an export of a few hundred frames takes a second or two. Everything is
 checked before anything is written, and each output goes to a temporary file renamed into place, so a
-failure leaves no half-written GIF or CSV behind.
+failure leaves no half-written GIF or CSV behind. The run may come from anyone: its files are read
+through rundir/untrusted.py (no links followed, bounded lines, Pillow's pixel limit on the header), and
+each frame that will not read is a warning, not a failure.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from ganterm.errors import GantermError, UsageError
+from ganterm.rundir.untrusted import (
+    CHUNK,
+    MAX_GRID_PIXELS,
+    LineSplitter,
+    load_grid,
+    open_regular,
+    parse_record,
+    png_size,
+)
 
 FRAME_NAME = re.compile(r"^step_(\d+)\.png$")
 MIN_FPS = 0.01  # GIF's longest delay is 655.35 s
@@ -74,14 +85,25 @@ def resolve_run_dir(path: str | Path) -> Path:
     raise UsageError(f"{path} is not a ganterm run directory (no config.json or metrics.jsonl)")
 
 
-def sample_frames(run: Path) -> list[Frame]:
-    """The run's PNG sample grids in step order (by number, not name: steps may outgrow 7 digits)."""
+def sample_frames(run: Path, report: ExportReport | None = None) -> list[Frame]:
+    """The run's PNG sample grids in step order (by number, not name: steps may outgrow 7 digits); a
+    link (never followed) or anything but a regular file is skipped with a warning."""
     samples = run / "samples"
+    names, frames = [], []
     try:
-        names = os.listdir(samples)
+        with os.scandir(samples) as it:
+            entries = list(it)
     except OSError:
-        names = []
-    frames = [Frame(int(m[1]), samples / n) for n in names if (m := FRAME_NAME.match(n))]
+        entries = []
+    for entry in entries:
+        names.append(entry.name)
+        if not (m := FRAME_NAME.match(entry.name)):
+            continue
+        if entry.is_file(follow_symlinks=False):
+            frames.append(Frame(int(m[1]), samples / entry.name))
+        elif report is not None:
+            what = "a symbolic link (not followed)" if entry.is_symlink() else "not a regular file"
+            report.warn(f"skipped {entry.name}: {what}")
     if frames:
         return sorted(frames, key=lambda f: f.step)
     if any(n.startswith("step_") and n.endswith(".npy") for n in names):
@@ -192,12 +214,13 @@ class FrameRenderer:
         sizes, colour = [], False
         for f in frames:
             try:
-                with Image.open(f.path) as im:
-                    sizes.append(im.size)
-                    colour |= im.mode not in ("1", "L", "I", "I;16", "F")
-            except (OSError, SyntaxError, ValueError) as e:
+                size, mode = _probe(f.path)
+            # Pillow can raise nearly anything on a crafted file (SyntaxError, struct.error, EOFError...).
+            except Exception as e:
                 report.warn(f"skipped unreadable sample image {f.path.name} ({_why(e)})")
                 continue
+            sizes.append(size)
+            colour |= mode not in ("1", "L", "I", "I;16", "F")
             self.frames.append(f)
         if not self.frames:
             raise GantermError(f"no readable sample images among {len(frames)} in {frames[0].path.parent}")
@@ -217,8 +240,7 @@ class FrameRenderer:
         return f"step {step:,}"
 
     def render(self, frame: Frame) -> Image.Image:
-        with Image.open(frame.path) as im:
-            grid = im.convert(self.mode)  # decodes: a truncated file raises here
+        grid = load_grid(frame.path).convert(self.mode)  # decodes: a truncated file raises here
         if self.scale > 1:
             grid = grid.resize((grid.width * self.scale, grid.height * self.scale), Image.Resampling.NEAREST)
         canvas = Image.new(self.mode, self.size, 0)
@@ -235,9 +257,26 @@ class FrameRenderer:
         """The frames that decode; a damaged one (a killed writer's) is skipped with a warning."""
         for f in self.frames:
             try:
-                yield f, self.render(f)
-            except (OSError, SyntaxError, ValueError) as e:
+                grid = self.render(f)
+            except Exception as e:  # as in __init__: whatever a crafted file makes Pillow raise
                 self.report.warn(f"skipped unreadable sample image {f.path.name} ({_why(e)})")
+                continue
+            yield f, grid
+
+
+def _probe(path: Path) -> tuple[tuple[int, int], str]:
+    """A grid's size and mode from its header (no decoding): a link, an empty file, a non-PNG or one
+    over the pixel limit (a decompression bomb) raises."""
+    with open_regular(path) as fh:
+        head = fh.read(24)
+        if not head:
+            raise ValueError("empty file")
+        w, h = png_size(head)
+        if w * h > min(MAX_GRID_PIXELS, Image.MAX_IMAGE_PIXELS or MAX_GRID_PIXELS):
+            raise ValueError(f"{w}x{h} pixels, over the pixel limit (a decompression bomb?)")
+        fh.seek(0)
+        with Image.open(fh, formats=["PNG"]) as im:
+            return im.size, im.mode
 
 
 def _why(e: BaseException) -> str:
@@ -303,18 +342,22 @@ def metric_rows(path: Path) -> Iterator[dict[str, Any]]:
     re-runs steps) is dropped, so the CSV's steps only go up.
     """
     last = None
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(row, dict) or not isinstance(row.get("step"), int):
-                continue
-            if last is not None and row["step"] <= last:
-                continue
-            last = row["step"]
-            yield row
+    split = LineSplitter()  # a 100 MB line is skipped without being held
+    with open_regular(path) as fh:
+        while True:
+            chunk = fh.read(CHUNK)
+            lines = split.feed(chunk) if chunk else [split.rest()]
+            for line in lines:
+                row = parse_record(line)
+                step = None if row is None else row.get("step")
+                if not isinstance(step, int) or isinstance(step, bool):
+                    continue
+                if last is not None and step <= last:
+                    continue
+                last = step
+                yield row
+            if not chunk:
+                return
 
 
 def _cell(v: Any) -> Any:
@@ -406,7 +449,7 @@ def export_run(
     report = ExportReport()
     renderer = None
     if "--gif" in given or "--png-dir" in given:
-        frames = thin(sample_frames(run_dir), every, max_frames)
+        frames = thin(sample_frames(run_dir, report), every, max_frames)
         renderer = FrameRenderer(frames, scale, report)
     if renderer is not None and "--gif" in given:
         report.lines.append(write_gif(renderer, given["--gif"], fps))

@@ -8,8 +8,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ganterm.errors import UsageError
+from ganterm.rundir.tensorboard import is_tensorboard_run, tensorboard_runs
+
+if TYPE_CHECKING:
+    from ganterm.channel.feed import Feed
+    from ganterm.rundir.reader import RunDirReader
+    from ganterm.rundir.tensorboard import TensorBoardReader
 
 # One colour per run, in the order given: far apart in hue and all readable on a dark background.
 RUN_COLORS: tuple[str, ...] = (
@@ -26,7 +33,22 @@ _SEPARATORS = re.compile(r"([-_./ ]+)")
 
 
 def is_run_dir(path: Path) -> bool:
-    return path.is_dir() and ((path / "config.json").exists() or (path / "metrics.jsonl").exists())
+    """A ganterm run directory, or a TensorBoard run (a folder holding events files, or one such file)."""
+    if path.is_dir() and ((path / "config.json").exists() or (path / "metrics.jsonl").exists()):
+        return True
+    return is_tensorboard_run(path)
+
+
+def open_reader(path: Path, feed: Feed | None = None) -> RunDirReader | TensorBoardReader:
+    """The one place a followed path gets its reader: TensorBoard events files get the TensorBoard
+    reader (tensorboard package needed), anything else a RunDirReader (which refuses what is no run)."""
+    if is_tensorboard_run(path) and not (path / "metrics.jsonl").exists():
+        from ganterm.rundir.tensorboard import TensorBoardReader
+
+        return TensorBoardReader(path, feed)
+    from ganterm.rundir.reader import RunDirReader
+
+    return RunDirReader(path, feed)
 
 
 def find_runs(paths: Sequence[Path]) -> list[Path]:
@@ -40,6 +62,8 @@ def find_runs(paths: Sequence[Path]) -> list[Path]:
             found.append(path)
             continue
         children = sorted(p for p in path.iterdir() if is_run_dir(p))
+        if not children:
+            children = tensorboard_runs(path)  # a TensorBoard logdir of runs, maybe nested
         if not children:
             raise UsageError(
                 f"{path} is not a ganterm run directory (no config.json or metrics.jsonl) and holds none"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ganterm.channel.control import Control
 from ganterm.channel.feed import Feed
-from ganterm.rundir.commands import BUILTIN_COMMANDS, CommandReceiver, write_status
+from ganterm.rundir.commands import BUILTIN_COMMANDS, CommandReceiver, exposure_warnings, write_status
 
 # What the trainer accepts beyond the built-ins (listed in status.json, so the viewer's `:` offers them).
 TRAINER_COMMANDS = (
@@ -26,7 +26,8 @@ def serve_commands(feed: Feed, control: Control, source: str = "ganterm train") 
     """A daemon thread that waits for the run directory (the feed names it once the trainer made it),
     then forwards each command file to `control` and keeps status.json fresh. Returns the function that
     stops it after a last status saying how the run ended. The trainer's own events (pause, resume,
-    checkpoint, end) are the acknowledgements the viewer sees."""
+    checkpoint, end) are the acknowledgements the viewer sees. What the channel ignores (another user's
+    command file, a link) and a run directory others can write into are warning events."""
     done = threading.Event()
 
     def status(run_dir: Path) -> None:
@@ -46,14 +47,21 @@ def serve_commands(feed: Feed, control: Control, source: str = "ganterm train") 
             if done.wait(0.2):
                 return
         run_dir = Path(feed.snapshot.run_dir)
+        for line in exposure_warnings(run_dir):
+            feed.event("warning", line)
         try:
             receiver = CommandReceiver(run_dir)
-        except OSError:
+        except OSError as e:
+            feed.event(
+                "warning", f"RUN/commands cannot be used ({e.strerror or e}); the run takes no commands"
+            )
             return
         shown, beat = None, 0.0
         while True:
             for cmd in receiver.poll():
                 control.submit(cmd.name, cmd.args)
+            for line in receiver.take_warnings():
+                feed.event("warning", line)
             now = time.monotonic()
             if feed.snapshot.state != shown or now - beat >= STATUS_EVERY_S:
                 shown, beat = feed.snapshot.state, now

@@ -26,8 +26,8 @@ from ganterm.channel.feed import Feed
 from ganterm.errors import CheckpointError
 from ganterm.render.terminal import detect_color_system
 from ganterm.sysmon import ReadingSource
+from ganterm.tui.monitor import MonitorScreen
 from ganterm.tui.screens.compare import CompareScreen
-from ganterm.tui.screens.monitor import MonitorScreen
 from ganterm.tui.screens.train import TrainScreen
 from ganterm.tui.screens.view import ViewScreen
 
@@ -119,13 +119,15 @@ def _exit_after_hangup(app: GantermApp) -> None:
     os._exit(0)
 
 
-def view_app(path: Path, colors: str | None = None) -> GantermApp:
-    """The app `ganterm view PATH` runs: PATH a checkpoint file or a run directory."""
+def view_app(path: Path, colors: str | None = None, trusted: object = None) -> GantermApp:
+    """The app `ganterm view PATH` runs: PATH a checkpoint file or a run directory; `trusted` the model
+    file `--model` named (models/user_file.TrustedModelFile), the only one that may rebuild G."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"no such checkpoint or run directory: {path}")
     color_system = resolve_color_system(colors)
-    return GantermApp(ViewScreen(path, color_system=color_system), color_system if colors else None)
+    screen = ViewScreen(path, color_system=color_system, trusted=trusted)
+    return GantermApp(screen, color_system if colors else None)
 
 
 @contextmanager
@@ -173,19 +175,19 @@ def run_train_app(app: GantermApp) -> int:
     return code
 
 
-def run_view_app(path: Path, colors: str | None) -> int:
+def run_view_app(path: Path, colors: str | None, trusted: object = None) -> int:
     """View a checkpoint file or follow a run directory; the exit code."""
-    return run_app(view_app(path, colors))
+    return run_app(view_app(path, colors, trusted))
 
 
-def compare_app(paths: list[Path], colors: str | None = None) -> GantermApp:
+def compare_app(paths: list[Path], colors: str | None = None, trusted: object = None) -> GantermApp:
     """The app `ganterm view A B ...` runs: the runs (directories or checkpoints, as `find_runs` lists
-    them) overlaid on the same charts."""
+    them) overlaid on the same charts; `trusted` as for `view_app`, for the runs that record that file."""
     color_system = resolve_color_system(colors)
-    screen = CompareScreen([Path(p) for p in paths], color_system=color_system)
+    screen = CompareScreen([Path(p) for p in paths], color_system=color_system, trusted=trusted)
     return GantermApp(screen, color_system if colors else None)
 
 
-def run_compare_app(paths: list[Path], colors: str | None) -> int:
+def run_compare_app(paths: list[Path], colors: str | None, trusted: object = None) -> int:
     """Compare several runs; the exit code."""
-    return run_app(compare_app(paths, colors))
+    return run_app(compare_app(paths, colors, trusted))

@@ -25,10 +25,12 @@ from textual.worker import Worker, WorkerState
 
 from ganterm.channel.feed import Event, Feed
 from ganterm.channel.history import MetricHistory
-from ganterm.rundir.files import RunDirReader
-from ganterm.rundir.runs import run_color, short_names
-from ganterm.tui.screens.monitor import CHART_BINDINGS, MonitorScreen
-from ganterm.tui.screens.view import RUNDIR_POLL_S, fill_feed_from_checkpoint
+from ganterm.channel.text import MESSAGE_LIMIT, shown
+from ganterm.rundir.reader import RunDirReader, newest_grid
+from ganterm.rundir.runs import is_run_dir, open_reader, run_color, short_names
+from ganterm.rundir.tensorboard import TensorBoardReader
+from ganterm.tui.adapters import RUNDIR_POLL_S, fill_feed_from_checkpoint
+from ganterm.tui.monitor import CHART_BINDINGS, MonitorScreen
 from ganterm.tui.widgets.charts import ChartView, CompareChart, RunLine
 from ganterm.tui.widgets.events import EventLog
 from ganterm.tui.widgets.samples import SamplePanel
@@ -43,7 +45,7 @@ class CompareRun:
 
     path: Path
     line: RunLine
-    reader: RunDirReader | None
+    reader: RunDirReader | TensorBoardReader | None
 
     @property
     def feed(self) -> Feed:
@@ -110,16 +112,20 @@ class CompareScreen(MonitorScreen):
         *CHART_BINDINGS,
     ]
 
-    def __init__(self, paths: list[Path], *, feeds: list[Feed] | None = None, **kwargs) -> None:
+    def __init__(
+        self, paths: list[Path], *, feeds: list[Feed] | None = None, trusted: object = None, **kwargs
+    ) -> None:
         """`paths` as `find_runs` lists them; `feeds` (benchmarks): the runs' data, already there, with
-        `paths` only naming them."""
-        names = short_names(paths)
+        `paths` only naming them; `trusted` the model file `--model` named (rebuilds the runs that
+        record it)."""
+        self.trusted = trusted
+        names = [shown(n) for n in short_names(paths)]  # a folder's name is drawn as text too
         self.runs: list[CompareRun] = []
         for i, (path, name) in enumerate(zip(paths, names, strict=True)):
             reader, feed = None, feeds[i] if feeds else None
             if feed is None:
                 # A run directory is checked now (cheap, no torch): a bad path fails before the screen is up.
-                reader = RunDirReader(path) if path.is_dir() else None
+                reader = open_reader(path) if path.is_dir() or is_run_dir(path) else None
                 feed = reader.feed if reader else Feed(MetricHistory(()))
             self.runs.append(CompareRun(path, RunLine(feed, name, run_color(i)), reader))
         self.run_lines = tuple(run.line for run in self.runs)
@@ -160,22 +166,38 @@ class CompareScreen(MonitorScreen):
     def _follow(self) -> None:
         """Checkpoints once (torch loads here, not on the UI thread), then every run directory's new rows."""
         for run in self.runs:
+            if run.reader is not None:
+                run.reader.poll()  # every run's curves before torch loads (~1 s)
+        from ganterm.training.checkpoint_frames import CheckpointFrames
+
+        for run in self.runs:
             if run.reader is None and run.path.is_file() and not self._stop.is_set():
                 self._load_checkpoint(run)
+            elif isinstance(run.reader, RunDirReader):  # a TensorBoard run has no checkpoints of ours
+                run.reader.checkpoints = CheckpointFrames(self.trusted, f"ganterm view {run.path}")
         while not self._stop.is_set():
             for run in self.runs:
                 if run.reader is not None:
                     run.reader.poll()
             self._stop.wait(RUNDIR_POLL_S)
 
-    @staticmethod
-    def _load_checkpoint(run: CompareRun) -> None:
+    def _load_checkpoint(self, run: CompareRun) -> None:
         from ganterm.training.checkpoint import load_checkpoint
-        from ganterm.training.sampling import Sampler
+        from ganterm.training.checkpoint_frames import sampler_for
 
         ckpt = load_checkpoint(run.path)
         fill_feed_from_checkpoint(run.feed, ckpt, run.path)
-        run.feed.publish_samples(Sampler.from_checkpoint(ckpt).fixed())
+        sampler, why = sampler_for(ckpt, self.trusted, str(run.path), f"ganterm view {run.path}")
+        if sampler is not None:
+            run.feed.publish_samples(sampler.fixed())
+            return
+        # An untrusted model file or ganterm.fit's networks: the curves, and the grids the run recorded.
+        run.feed.update(message=shown(why, MESSAGE_LIMIT))
+        run.feed.event("warning", shown(why, MESSAGE_LIMIT), int(ckpt.get("step", 0)))
+        if run.path.parent.name == "checkpoints":
+            frame = newest_grid(run.path.parent.parent, int(ckpt.get("step", 0)))
+            if frame is not None:
+                run.feed.publish_samples(frame)
 
     # -- polling: charts redraw when any run moved; the rest follows the selected run --------------
     def poll_feed(self) -> None:

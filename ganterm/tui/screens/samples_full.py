@@ -17,7 +17,7 @@ from textual.widgets import Footer
 from ganterm.tui.widgets.samples import SamplePanel
 
 if TYPE_CHECKING:
-    from ganterm.tui.screens.monitor import MonitorScreen
+    from ganterm.tui.monitor import MonitorScreen
 
 
 class SamplesFullScreen(Screen[None]):

@@ -16,8 +16,8 @@ from textual.worker import Worker, WorkerState
 from ganterm.channel.control import Control
 from ganterm.channel.feed import Feed
 from ganterm.config import LOSS_NAMES
-from ganterm.tui.screens.modals import LossPicker
-from ganterm.tui.screens.monitor import CHART_BINDINGS, MonitorScreen
+from ganterm.tui.dialogs import LossPicker
+from ganterm.tui.monitor import CHART_BINDINGS, MonitorScreen
 
 
 class TrainScreen(MonitorScreen):

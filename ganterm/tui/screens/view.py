@@ -3,6 +3,8 @@
 A checkpoint: its stored history, events and swap markers; samples regenerated from its generator.
 A run directory: followed live by polling a RunDirReader in a thread while another process trains.
 Everything that touches torch (loading, sampling) runs in thread workers so the screen is up at once.
+A run that records a model file is rebuilt only from the file `--model` named (`trusted`); without it
+the status line says so and how to trust it, and the run's recorded grids stand in for samples.
 """
 
 from __future__ import annotations
@@ -17,69 +19,16 @@ from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
 from ganterm.channel.feed import Feed
-from ganterm.channel.history import MetricHistory
-from ganterm.rundir.files import RunDirReader
+from ganterm.channel.text import MESSAGE_LIMIT, shown
+from ganterm.rundir.reader import RunDirReader, newest_grid
+from ganterm.rundir.runs import is_run_dir, open_reader
 from ganterm.sysmon import SYSTEM_FILE, SystemLogTail
-from ganterm.tui.screens.monitor import CHART_BINDINGS, MonitorScreen
-from ganterm.tui.screens.steer import STEER_BINDINGS, SteerMixin
+from ganterm.tui.adapters import RUNDIR_POLL_S, config_for_panel, fill_feed_from_checkpoint
+from ganterm.tui.monitor import CHART_BINDINGS, MonitorScreen
+from ganterm.tui.steering import STEER_BINDINGS, SteerMixin
 from ganterm.tui.widgets.config_panel import ConfigPanel
 
-RUNDIR_POLL_S = 0.5
 INTERPOLATION_STEPS = 8
-
-
-def config_for_panel(config: dict[str, Any], ckpt: dict[str, Any] | None) -> dict[str, Any]:
-    """The run's config with the loss it has now; swaps made during the run listed after it."""
-    if not ckpt:
-        return dict(config)
-    swaps = list(ckpt.get("swaps") or [])
-    current = ckpt.get("loss_name") or (swaps[-1]["to"] if swaps else None)
-    shown: dict[str, Any] = {}
-    for key, value in config.items():
-        shown[key] = current if key == "loss" and current else value
-        if key == "loss" and swaps:  # right under the loss, not at the end of a long panel
-            path = [str(swaps[0]["from"])] + [f"{sw['to']} @{int(sw['step']):,}" for sw in swaps]
-            shown["loss swaps"] = " → ".join(path)
-    return shown
-
-
-def fill_feed_from_checkpoint(feed: Feed, ckpt: dict[str, Any], path: Path) -> None:
-    """Load a checkpoint's history, events and header fields into a Feed (no torch work)."""
-    from ganterm.training.checkpoint import to_numpy_tree
-
-    cfg = ckpt.get("config") or {}
-    history = ckpt.get("history")
-    if history:
-        feed.replace_history(MetricHistory.from_state_dict(to_numpy_tree(history)))
-    events = list(ckpt.get("events") or [])
-    for ev in events:
-        feed.event(
-            str(ev.get("kind", "info")),
-            str(ev.get("message", "")),
-            int(ev.get("step", 0)),
-            **{k: v for k, v in ev.items() if k not in ("kind", "message", "step")},
-        )
-    if not any(ev.get("kind") == "swap" for ev in events):  # older files keep swaps apart
-        for sw in ckpt.get("swaps") or []:
-            feed.event("swap", f"loss {sw['from']} → {sw['to']}", int(sw["step"]), to=sw["to"])
-    step = int(ckpt.get("step", 0))
-    from ganterm.channel.layout import layout_of
-
-    algo = str(ckpt.get("algo") or cfg.get("algo") or "gan")
-    feed.update(
-        algo=algo,
-        layout=layout_of(ckpt, history["columns"] if history else ()),
-        views=tuple(ckpt.get("views") or ()),
-        prior=dict(ckpt.get("prior") or {}),
-        state="finished" if step >= int(cfg.get("steps") or 0) else "stopped",
-        step=step,
-        total_steps=int(cfg.get("steps") or 0),
-        dataset=str(cfg.get("dataset", "")),
-        model=str(cfg.get("model", "")),
-        loss="" if algo == "vae" else str(ckpt.get("loss_name") or cfg.get("loss") or ""),
-        run_dir=str(path.parent.parent if path.parent.name == "checkpoints" else path.parent),
-        message=path.name,
-    )
 
 
 class ViewScreen(SteerMixin, MonitorScreen):
@@ -89,15 +38,21 @@ class ViewScreen(SteerMixin, MonitorScreen):
         Binding("n", "fixed_noise", "fixed", tooltip="back to the run's fixed noise"),
         Binding("i", "interpolate", "interp", tooltip="latent interpolation strips"),
         Binding("o", "config", "config", tooltip="show / hide the run's configuration"),
+        Binding("escape", "close_config", "close", show=False, tooltip="close the configuration panel"),
         *STEER_BINDINGS,  # a run directory only: p c z : write to its command channel
         *CHART_BINDINGS,
     ]
 
-    def __init__(self, path: Path, feed: Feed | None = None, **kwargs) -> None:
+    def __init__(self, path: Path, feed: Feed | None = None, trusted: Any = None, **kwargs) -> None:
         self.path = Path(path)
+        self.trusted = trusted  # the model file `--model` named: the only code that may rebuild G
+        self.command = f"ganterm view {self.path}"
+        self.no_sampler_why = "no checkpoint to sample from yet"
         # A run directory is checked now (cheap, no torch) so a wrong path fails before the screen opens.
-        self.reader = RunDirReader(self.path, feed) if self.path.is_dir() else None
-        self.steer_dir = self.path if self.reader else None  # a checkpoint has no process to steer
+        followed = self.path.is_dir() or is_run_dir(self.path)  # a TensorBoard events file is followed too
+        self.reader = open_reader(self.path, feed) if followed else None
+        # Nothing to steer in a checkpoint or a TensorBoard log.
+        self.steer_dir = self.path if isinstance(self.reader, RunDirReader) else None
         # The run's recorded system readings (none for a checkpoint file: the pane says so).
         self.system_log = SystemLogTail(self.path / SYSTEM_FILE) if self.reader else None
         kwargs.setdefault("system", self.system_log)
@@ -127,27 +82,34 @@ class ViewScreen(SteerMixin, MonitorScreen):
     # -- thread work -----------------------------------------------------------------------------
     def _load(self) -> None:
         from ganterm.training.checkpoint import load_checkpoint
-        from ganterm.training.sampling import Sampler
+        from ganterm.training.checkpoint_frames import sampler_for
 
-        self.feed.update(message=f"loading {self.path.name} …")
+        self.feed.update(message=f"loading {shown(self.path.name)} …")
         ckpt = load_checkpoint(self.path)
         fill_feed_from_checkpoint(self.feed, ckpt, self.path)
         self.app.call_from_thread(
             self.query_one(ConfigPanel).show, config_for_panel(ckpt.get("config") or {}, ckpt)
         )
-        from ganterm.errors import GantermError
-
-        try:
-            self.sampler = Sampler.from_checkpoint(ckpt)
-        except GantermError as e:  # networks ganterm cannot rebuild (ganterm.fit): the curves still show
-            self.feed.update(message=str(e))
-            self.feed.event("warning", str(e), int(ckpt.get("step", 0)))
+        self.sampler, why = sampler_for(ckpt, self.trusted, str(self.path), self.command)
+        if self.sampler is None:  # an untrusted model file, ganterm.fit's networks: the curves still show
+            self.no_sampler_why = shown(why, MESSAGE_LIMIT)
+            self.feed.update(message=self.no_sampler_why)
+            self.feed.event("warning", self.no_sampler_why, int(ckpt.get("step", 0)))
+            if self.path.parent.name == "checkpoints":  # the grids its run recorded, up to this step
+                frame = newest_grid(self.path.parent.parent, int(ckpt.get("step", 0)))
+                if frame is not None:
+                    self.feed.publish_samples(frame)
             return
         self.feed.publish_samples(self.sampler.fixed())
 
     def _follow(self) -> None:
         assert self.reader is not None
         shown_for: tuple[object, ...] | None = None
+        self.reader.poll()  # the curves first; the checkpoint source below imports torch (~1 s)
+        from ganterm.training.checkpoint_frames import CheckpointFrames
+
+        if isinstance(self.reader, RunDirReader):  # a TensorBoard log has no checkpoints of ours
+            self.reader.checkpoints = CheckpointFrames(self.trusted, self.command)
         while not self._stop.is_set():
             self.reader.poll()
             self.poll_steer_status()
@@ -166,16 +128,21 @@ class ViewScreen(SteerMixin, MonitorScreen):
         if self.reader is None or self.reader.checkpoint is None:
             return self.sampler
         if self._sampler_source != self.reader.checkpoint_path:
-            from ganterm.training.sampling import Sampler
+            from ganterm.training.checkpoint_frames import sampler_for
 
-            self.sampler = Sampler.from_checkpoint(self.reader.checkpoint)
+            ckpt = self.reader.checkpoint
+            self.sampler, why = sampler_for(ckpt, self.trusted, str(self.path), self.command)
+            self.no_sampler_why = shown(why, MESSAGE_LIMIT)
             self._sampler_source = self.reader.checkpoint_path
         return self.sampler
+
+    def _say_no_sampler(self) -> None:
+        self.app.call_from_thread(self.notify, self.no_sampler_why, severity="warning", markup=False)
 
     def _sample(self, how: str, seed: int) -> None:
         sampler = self._current_sampler()
         if sampler is None:
-            self.app.call_from_thread(self.notify, "no checkpoint to sample from yet", severity="warning")
+            self._say_no_sampler()
             return
         if how == "fixed":
             frame, note, strip = sampler.fixed(), "fixed noise", None
@@ -196,7 +163,7 @@ class ViewScreen(SteerMixin, MonitorScreen):
         def work() -> None:
             sampler = self._current_sampler()
             if sampler is None:
-                self.app.call_from_thread(self.notify, "no checkpoint to sample from yet", severity="warning")
+                self._say_no_sampler()
                 return
             frame = sampler.view_frame(spec)
             if frame is not None:
@@ -229,6 +196,10 @@ class ViewScreen(SteerMixin, MonitorScreen):
     def action_config(self) -> None:
         self.query_one(ConfigPanel).toggle_class("-shown")
 
+    def action_close_config(self) -> None:
+        """Esc closes the panel, as it closes help and the samples full screen."""
+        self.query_one(ConfigPanel).remove_class("-shown")
+
     def request_quit(self) -> None:
         self._stop.set()
         self.app.exit(return_code=1 if self.error else 0)
@@ -241,4 +212,4 @@ class ViewScreen(SteerMixin, MonitorScreen):
             self.error = event.worker.error
             self.app.exit(return_code=1)
         else:
-            self.notify(f"sampling failed: {event.worker.error}", severity="error")
+            self.notify(f"sampling failed: {event.worker.error}", severity="error", markup=False)

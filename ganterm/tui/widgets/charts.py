@@ -101,7 +101,8 @@ class ChartView(CachedLinesWidget):
     def _update_title(self) -> None:
         group = self.group()
         name = group.title if group else ""
-        self.border_title = f"{name} [dim]{self.options.describe()}[/]"
+        # Text, not markup: a run's own chart title (config.json) shows as written, never interpreted.
+        self.border_title = Text.assemble(name, " ", (self.options.describe(), "dim"))
 
     def show(
         self,
@@ -158,7 +159,7 @@ class ChartView(CachedLinesWidget):
         for column, label, color in self.columns():
             s = self.feed.series(column, self.options.window)
             if len(s):
-                series.append(chart.ChartSeries.from_history(s, label, color))
+                series.append(chart.ChartSeries.from_buckets(s, label, color))
         return series
 
     def _draw(self, width: int, height: int) -> Text | AnsiLines:
@@ -246,7 +247,7 @@ class CompareChart(ChartView):
 
     def _update_title(self) -> None:
         metric = self.metric()
-        self.border_title = f"{metric[1] if metric else ''} [dim]{self.options.describe()}[/]"
+        self.border_title = Text.assemble(metric[1] if metric else "", " ", (self.options.describe(), "dim"))
 
     def show(self, *, data_version: int | None = None, **changes) -> None:
         # The screen's data version is the selected run's; the chart draws them all, so any run's new
@@ -275,5 +276,5 @@ class CompareChart(ChartView):
             s = run.feed.series(metric[0])
             # All NaN: a column the run's history holds but never logged (absent for it, like a missing one).
             if len(s) and np.isfinite(s.mean).any():  # no band: four runs' min/max dots would bury the lines
-                series.append(chart.ChartSeries.from_history(s, run.name, run.color, band=False))
+                series.append(chart.ChartSeries.from_buckets(s, run.name, run.color, band=False))
         return series

@@ -9,19 +9,22 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ganterm.channel.text import shown
+
 
 def config_text(config: dict[str, Any]) -> Text:
     """`key  value` lines; unset (None) and empty fields are left out to keep it short."""
     if not config:
         return Text("no configuration found", "dim")
-    shown = {k: v for k, v in config.items() if v not in (None, {}, [], "")}
-    width = max(len(k) for k in shown) if shown else 0
+    # A config can come from anyone: keys and values are drawn as escaped, capped text, never markup.
+    rows = {shown(k, 40): v for k, v in list(config.items())[:200] if v not in (None, {}, [], "")}
+    width = max(len(k) for k in rows) if rows else 0
     text = Text(end="")
-    for i, (key, value) in enumerate(shown.items()):
+    for i, (key, value) in enumerate(rows.items()):
         if i:
             text.append("\n")
         text.append(f"{key:<{width}} ", "bold")
-        text.append(", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
+        text.append(shown(", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value, 400))
     return text
 
 

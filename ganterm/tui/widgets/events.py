@@ -17,6 +17,7 @@ KIND_TAGS = {
     "warning": ("warn", "yellow"),
     "error": ("ERROR", "bold red"),
     "quality": ("qual", "bold magenta"),
+    "milestone": ("mile", "bold green"),
     "pause": ("pause", "yellow"),
     "resume": ("resume", "green"),
     "start": ("start", "blue"),

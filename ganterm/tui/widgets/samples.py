@@ -122,7 +122,8 @@ class SamplePanel(CachedLinesWidget):
             options = [f"{head} · {label}" for head in heads for label in labels]
             title = next((t for t in options if len(t) <= room), options[-1])
         if title != self.border_title:
-            self.border_title = title
+            # Text, not markup: a compare caption holds a run's folder name, which may hold "[/]"
+            self.border_title = Text(title)
 
     def _cache_key(self) -> tuple:
         size = self.content_size
