@@ -39,6 +39,7 @@ _OWN_FIELDS = (
     "out",
     "extra",
     "world_size",
+    "trusted_model",  # fit's networks are handed in, never loaded from a file
 )
 OPTIONS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in _OWN_FIELDS)
 # fit's own keyword arguments, listed beside the options when a name is neither

@@ -1,6 +1,8 @@
 """Headless progress: a compact rich line on a terminal, plain periodic lines in a log file.
 
-It only reads the Feed (a few times a second) so the trainer never waits for it.
+It only reads the Feed (a few times a second) so the trainer never waits for it. A run that fails is
+said once, by the CLI on stderr: the reporter prints no "error" event and no progress line for a run
+that never took a step.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ _SHOW_EVENTS = (
     "swap",
     "alert",
     "warning",
-    "error",
     "rollback",
     "pause",
     "resume",
     "end",
     "quality",
+    "milestone",
 )
 
 
@@ -64,6 +66,11 @@ def status_line(snap: Snapshot, system: SystemReading | None = None) -> str:
 
         line += f"  {gpu_brief(system)}"
     return line
+
+
+def _trained(snap: Snapshot) -> bool:
+    """Whether the final progress line says anything: not for a run that failed before its first step."""
+    return bool(snap.step) or snap.state in ("finished", "stopped")
 
 
 def _silence(stream: TextIO) -> None:
@@ -137,7 +144,8 @@ class HeadlessReporter:
                 out(status_line(snap, self._reading()))
                 last_line = now
             if stopping:
-                out(status_line(self.feed.snapshot, self._reading()))
+                if _trained(self.feed.snapshot):
+                    out(status_line(self.feed.snapshot, self._reading()))
                 return
 
     def _run_rich(self) -> None:
@@ -165,4 +173,6 @@ class HeadlessReporter:
                     line=status_line(snap, self._reading()) if snap.step else snap.message,
                 )
                 if stopping:
+                    if not _trained(snap):
+                        progress.live.transient = True  # the CLI's one error line replaces the bar
                     return

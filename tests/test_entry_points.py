@@ -62,9 +62,13 @@ class Tmux:
             ["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True
         ).stdout
 
-    def exit_status(self) -> int | None:
-        dead = self.tmux("display-message", "-p", "-t", "e", "#{pane_dead} #{pane_dead_status}").split()
-        return int(dead[1]) if dead and dead[0] == "1" else None
+    def exit_status(self) -> int | str | None:
+        """The pane's exit code once its process ended; "signal N" if a signal killed it."""
+        fmt = "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"
+        dead, status, sig = self.tmux("display-message", "-p", "-t", "e", fmt).strip().split(":")
+        if dead != "1":
+            return None
+        return int(status) if status else f"signal {sig or '?'}"
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "e")

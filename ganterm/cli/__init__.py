@@ -11,7 +11,7 @@ import sys
 
 from ganterm.cli import inspect, tools, train  # noqa: F401  (each registers its commands on `app`)
 from ganterm.cli.app import app, fail
-from ganterm.errors import GantermError
+from ganterm.errors import GantermError, is_out_of_memory
 
 __all__ = ["app", "main"]
 
@@ -22,7 +22,11 @@ def main() -> None:
     from typer._click.exceptions import ClickException
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into Exit(130), which without standalone mode it returns
+            fail("interrupted", 130)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
     except GantermError as e:
         if os.environ.get("RANK", "0") not in ("", "0") and not getattr(e, "every_rank", False):
             raise SystemExit(e.exit_code) from None  # rank 0 says it once for the whole run
@@ -38,7 +42,7 @@ def main() -> None:
     except OSError as e:
         fail(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "), 1)
     except Exception as e:
-        if _is_out_of_memory(e):
+        if is_out_of_memory(e):
             fail(OUT_OF_MEMORY, 1)
         if os.environ.get("GANTERM_DEBUG"):
             raise
@@ -50,12 +54,3 @@ OUT_OF_MEMORY = (
     "the GPU ran out of memory; lower --batch-size or --image-size, use a smaller model (--model mlp), "
     "or try --precision bf16 (the last good checkpoint is in the run directory)"
 )
-
-
-def _is_out_of_memory(e: BaseException) -> bool:
-    """torch.OutOfMemoryError, recognised without importing torch when no command did."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return False
-    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
-    return oom is not None and isinstance(e, oom)

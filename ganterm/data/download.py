@@ -6,6 +6,7 @@ means "the file was complete and verified" (or the user put it there).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -166,6 +167,7 @@ def fetch(
         return paths
     table = CHECKSUMS.get(key, {})
     bases = mirrors_for(key)
+    created = [p for p in (dest, *dest.parents) if not p.exists()]  # a failure takes them back if empty
     with _progress_bar(progress) as bar:
         for path in missing:
             reasons = []
@@ -184,6 +186,11 @@ def fetch(
                 wanted = put_hint or ", ".join(p.name for p in missing if not p.exists())
                 if getattr(bar, "live", None) is not None:
                     bar.live.transient = True  # the one-line error below replaces the bar, in a log too
+                    if not bar.console.is_interactive:
+                        bar.console.quiet = True  # Progress.stop() ends a log's bar with a blank line
+                for folder in created:  # deepest first; one holding a verified file stays
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
                 raise DataError(
                     f"could not download {title} ({why}); put {wanted} into {dest}{os.sep} and run again"
                 )

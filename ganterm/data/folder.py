@@ -59,7 +59,9 @@ def load_folder(
     progress: ProgressArg = True,
     workers: int | None = None,
 ) -> Dataset:
-    """Every readable image under `root`; unreadable files are skipped and counted in info["skipped"]."""
+    """Every readable image under `root`. Unreadable files are skipped: counted in info["skipped"], the
+    first ten named in info["skipped_files"], and said in one line by `skipped_note` (the run's start
+    event shows it). None readable is a DataError."""
     from ganterm.data.convert import to_float_images
 
     files = find_images(root)
@@ -82,7 +84,7 @@ def load_folder(
     images = [im for im in decoded if im is not None]
     if not images:
         raise DataError(
-            f"none of the {len(files)} image files in {root} could be read (first: {skipped[0]}); "
+            f"none of the {len(files)} image files in {root} could be read ({_names(skipped)}); "
             "check that they are valid PNG or JPEG files"
         )
     stacked = np.stack(images).transpose(0, 3, 1, 2)
@@ -100,6 +102,24 @@ def load_folder(
         labels=None if labels is None else torch.from_numpy(labels),
         info=info,
     )
+
+
+def skipped_note(data: Dataset) -> str:
+    """'skipped 1 unreadable image of 2: /data/x/bad.png' for a folder with files it could not decode;
+    '' when every file was read (or the data is not a folder)."""
+    n = int(data.info.get("skipped", 0))
+    if not n:
+        return ""
+    total = n + data.size
+    what = "image" if n == 1 else "images"
+    return f"skipped {n} unreadable {what} of {total}: {_names(data.info.get('skipped_files', []), n)}"
+
+
+def _names(paths: list[str], total: int | None = None, shown: int = 3) -> str:
+    """The first few paths, then how many more."""
+    total = len(paths) if total is None else total
+    more = total - min(shown, len(paths))
+    return ", ".join(paths[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def folder_labels(root: Path, files: list[Path]) -> tuple[list[str], np.ndarray | None]:
