@@ -1,7 +1,8 @@
 """Your own networks, trained by `ganterm train`: pass this file and the function that builds them.
 
     ganterm train shapes --model examples/custom_models.py:build --steps 500
-    ganterm sample runs/<that run> --out samples.png      # loads this file again to rebuild G
+    ganterm sample runs/<that run> --out samples.png --model examples/custom_models.py:build
+                                        # naming the file is what lets ganterm run it to rebuild G
     ganterm train shapes --algo cgan --model examples/custom_models.py:build   # cGAN / InfoGAN too
 
 `build(shape, z_dim)` gets the data's per-sample shape (C, H, W) and the width of G's input (the noise,

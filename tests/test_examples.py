@@ -49,6 +49,8 @@ def test_custom_models_file_trains_and_samples(tmp_path):
     )
     assert p.returncode == 0, p.stderr
     p = run_cli("sample", str(tmp_path / "r"), "--n", "4", "--out", str(tmp_path / "s.png"))
+    assert p.returncode == 2 and "--model" in p.stderr  # the recorded file is not run unless named
+    p = run_cli("sample", str(tmp_path / "r"), "--n", "4", "--out", str(tmp_path / "s.png"), "--model", spec)
     assert p.returncode == 0, p.stderr
     assert Image.open(tmp_path / "s.png").size[0] >= 56
 
