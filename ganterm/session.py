@@ -26,7 +26,7 @@ from typing import Any
 from ganterm.channel.control import Control
 from ganterm.channel.feed import Feed
 from ganterm.config import TrainConfig, algo_has_loss
-from ganterm.errors import GantermError
+from ganterm.errors import GantermError, RunError, is_out_of_memory
 
 __all__ = ["Session", "default_evaluator", "join_ranks", "stop_on_signals"]
 
@@ -36,10 +36,11 @@ HANDLED_SIGNALS = tuple(
 
 
 def default_evaluator() -> Callable[..., dict[str, float]]:
-    """The trainer's quality figures (PacGAN modes, FCD, class and code accuracy)."""
-    from ganterm.eval.quality import evaluate_sampler
+    """The trainer's quality figures (PacGAN modes, FCD, class and code accuracy) at a bounded cost, and
+    its `milestone` ("digits readable at step N"): a fresh `eval.live.LiveEvaluator` per run."""
+    from ganterm.eval.live import LiveEvaluator
 
-    return evaluate_sampler
+    return LiveEvaluator()
 
 
 def join_ranks() -> Any:
@@ -128,11 +129,11 @@ class Session:
         except GantermError:
             raise
         except Exception as e:
-            if _is_out_of_memory(e) or os.environ.get("GANTERM_DEBUG"):
+            if is_out_of_memory(e) or os.environ.get("GANTERM_DEBUG"):
                 raise
             from ganterm.models.shape_check import stopped_line
 
-            raise GantermError(stopped_line(e, self.trainer.step, self.trainer.last_checkpoint)) from None
+            raise RunError(stopped_line(e, self.trainer.step, self.trainer.last_checkpoint)) from None
 
     @contextlib.contextmanager
     def services(self) -> Iterator[Any]:
@@ -191,14 +192,3 @@ class Session:
             finally:
                 if reporter is not None:
                     reporter.stop()
-
-
-def _is_out_of_memory(e: BaseException) -> bool:
-    """torch.OutOfMemoryError, recognised without importing torch when nothing did."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return False
-    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
-    return oom is not None and isinstance(e, oom)

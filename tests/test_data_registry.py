@@ -13,7 +13,9 @@ from ganterm.errors import UsageError
 
 
 def test_names() -> None:
-    assert dataset_names() == ["ring", "grid", "shapes", "mnist", "fashion-mnist", "cifar10", "folder:PATH"]
+    assert dataset_names() == [
+        "ring", "grid", "shapes", "digits", "mnist", "fashion-mnist", "cifar10", "folder:PATH"
+    ]  # fmt: skip
 
 
 def test_unknown_name_lists_the_choices() -> None:

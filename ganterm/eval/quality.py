@@ -1,7 +1,7 @@
 """One quality figure per run: PacGAN modes / HQ / reverse KL for 2-D data, FCD for labelled image sets.
 
-Handed to the trainer as its evaluator (`evaluate_sampler`, every `eval_every` steps) and used by
-`ganterm eval` (`evaluate_checkpoint`, `format_quality`).
+Used by the trainer's evaluator (`eval/live.py`, every `eval_every` steps) and by `ganterm eval`
+(`evaluate_checkpoint`, `format_quality`).
 """
 
 from __future__ import annotations
@@ -123,28 +123,37 @@ def evaluate_sampler(
     seed: int = 0,
     device: torch.device | str | None = None,
     data_dir: str | Path | None = None,
+    net: Any = None,
 ) -> dict[str, float]:
-    """Score a run's sampler (any algorithm): what the trainer is handed as its evaluator."""
+    """Score a run's sampler (any algorithm); `net`: the FCD classifier when the caller holds it (the
+    live evaluator, `eval/live.py`, scores runs with this)."""
     if not scorable(dataset):
         return {}
     prior = sampler.prior
     fake, ids = sampler.labelled(n, seed)
     kind = "class" if prior.n_classes else ("code" if prior.n_cat else "")
     return evaluate_samples(
-        fake.cpu(), dataset, seed=seed, device=device, data_dir=data_dir, ids=ids, id_kind=kind
+        fake.cpu(), dataset, seed=seed, device=device, data_dir=data_dir, ids=ids, id_kind=kind, net=net
     )
 
 
 def evaluate_checkpoint(
-    ckpt: dict[str, Any], *, n: int = PACGAN_N, seed: int = 0, data_dir: str | None = None
+    ckpt: dict[str, Any],
+    *,
+    n: int = PACGAN_N,
+    seed: int = 0,
+    data_dir: str | None = None,
+    sampler: Any = None,
+    trusted: Any = None,
 ) -> dict[str, Any]:
-    """Rebuild G from a loaded checkpoint, reload its dataset, and score it; adds what was scored."""
+    """Score a loaded checkpoint's G (`sampler`, else rebuilt from it; a model file only when `trusted`
+    names it) on its reloaded dataset; adds what was scored."""
     from ganterm.config import TrainConfig
     from ganterm.data.registry import load_dataset
     from ganterm.training.sampling import Sampler
 
     cfg = TrainConfig.from_dict(ckpt["config"])
-    sampler = Sampler.from_checkpoint(ckpt)
+    sampler = sampler or Sampler.from_checkpoint(ckpt, trusted)
     data = load_dataset(
         cfg.dataset,
         image_size=cfg.image_size or None,
