@@ -188,3 +188,14 @@ def load_cifar10(
         labels=torch.from_numpy(labels),
         info=info,
     )
+
+
+# -- as a registry source (data/registry.py): load(name, root, ...) and status(name, root)
+def load(
+    name: str, root: Path, *, image_size: int, channels: int, progress: Any = True, **_: object
+) -> Dataset:
+    return load_cifar10(root, image_size=image_size, channels=channels, progress=progress)
+
+
+def status(name: str, root: Path) -> tuple[bool, str, str]:
+    return cifar_cached(root), str(root), ""

@@ -102,3 +102,13 @@ def load_digits(*, image_size: int = 28, channels: int = 1) -> Dataset:
         labels=torch.from_numpy(labels),
         info={"classes": CLASSES, "location": str(path)},
     )
+
+
+# -- as a registry source (data/registry.py): load(name, root, ...) and status(name, root)
+def load(name: str, root: Path, *, image_size: int, channels: int, **_: object) -> Dataset:
+    return load_digits(image_size=image_size, channels=channels)
+
+
+def status(name: str, root: Path) -> tuple[bool, str, str]:
+    ready = digits_file() is not None
+    return ready, digits_source(), "" if ready else "not installed"

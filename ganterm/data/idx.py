@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -128,3 +128,14 @@ def load_idx_dataset(
         labels=torch.from_numpy(labels.astype(np.int64)),
         info={"classes": classes, "location": str(folder)},
     )
+
+
+# -- as a registry source (data/registry.py): load(name, root, ...) and status(name, root)
+def load(
+    name: str, root: Path, *, image_size: int, channels: int, progress: Any = True, **_: object
+) -> Dataset:
+    return load_idx_dataset(name, root, image_size=image_size, channels=channels, progress=progress)
+
+
+def status(name: str, root: Path) -> tuple[bool, str, str]:
+    return idx_cached(root), str(root), ""

