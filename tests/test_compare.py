@@ -245,6 +245,12 @@ def test_snapshot_two_runs(snap_compare, two_runs: list[Path]):
     assert snap_compare(GantermApp(compare_screen(two_runs)), terminal_size=(160, 50))
 
 
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+def test_snapshot_two_runs_small(snap_compare, two_runs: list[Path], size):
+    """Issue 23: y numbers on both charts and a footer that fits at the first-class small sizes."""
+    assert snap_compare(GantermApp(compare_screen(two_runs)), terminal_size=size)
+
+
 def test_snapshot_four_runs_from_a_parent_folder(snap_compare, four_runs: Path):
     assert snap_compare(GantermApp(compare_screen([four_runs])), terminal_size=(160, 50))
 

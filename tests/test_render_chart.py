@@ -228,3 +228,30 @@ def test_to_ascii_maps_braille_by_dot_count():
     from ganterm.render.chart import to_ascii
 
     assert to_ascii("\u2800\u2801\u2803\u2807┌─┐│└┘é") == " ..*+-+|++?"
+
+
+@pytest.mark.parametrize("raster", [False, True])
+@pytest.mark.parametrize("color", ["red", "#3366ff"])
+def test_markers_and_the_cursor_are_lines_without_cell_backgrounds(raster, color):
+    """Issue 23: plotext drew each marker and the cursor on a white cell background, a bar through the
+    chart; now they are thin lines in their own colour and no cell of a chart has a background."""
+    import re
+
+    out = render_line_chart(
+        [series(600, color=color)],
+        60,
+        14,
+        markers=[(100, "ckpt"), (300, "→ns"), (450, "ckpt")],
+        cursor=200,
+        raster_lines=raster,
+    )
+    assert not re.search(r"\x1b\[(?:[0-9;]*;)?4[0-8][;m]", out)  # no background code at all
+    assert sum(line.count("│") for line in lines_of(uncolorize(out))) > 3 * 10  # the lines are still drawn
+
+
+@pytest.mark.parametrize("height", [8, 10, 14])
+def test_a_short_chart_still_has_two_y_numbers(height):
+    """Issue 23: at 80x24 a chart is ~9 rows; asked for two ticks, a range of -1..1.5 got one (or none)."""
+    x = np.arange(600.0)
+    out = uncolorize(render_line_chart([ChartSeries("D", x, np.sin(x / 40) + 0.25, "red")], 44, height))
+    assert sum("┤" in line for line in out.split("\n")) >= 2

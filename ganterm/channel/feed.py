@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -49,6 +49,7 @@ class Event:
     kind: str
     message: str
     data: dict[str, Any] = field(default_factory=dict)
+    past: bool = False  # already in the run when the viewer opened it: logged and marked, never toasted
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,17 @@ class SampleFrame:
     view: str = "samples"
     note: str = ""
     cols: int | None = None
+
+
+class FrameArchive(Protocol):
+    """Older recorded frames kept outside the feed (a run directory's grids: rundir/grids.py), decoded
+    only when shown: the scrubber reaches them before the feed's own bounded frames."""
+
+    def steps_before(self, step: float) -> list[int]: ...
+
+    def is_cached(self, step: int) -> bool: ...
+
+    def load(self, step: int) -> SampleFrame | None: ...
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,7 @@ class Feed:
         self._events: deque[Event] = deque(maxlen=max_events)
         # Extra views (traversal, reconstructions) interleave with the grid: room for both.
         self._frames: deque[tuple[int, SampleFrame]] = deque(maxlen=2 * max_frames)
+        self.archive: FrameArchive | None = None  # the run's older frames on disk, when it has any
 
     # -- trainer side --------------------------------------------------------------------------
     def update(self, **fields: Any) -> None:
@@ -154,11 +167,17 @@ class Feed:
             self._frames.append((self._version, frame))
 
     def event(self, kind: str, message: str, step: int | None = None, **data: Any) -> Event:
+        return self.record_event(kind, message, step, data)
+
+    def record_event(
+        self, kind: str, message: str, step: int | None, data: dict[str, Any], *, past: bool = False
+    ) -> Event:
+        """`event` with its data as a dict (a run's own keys never meet our arguments); `past`: read
+        from a record of what happened before the viewer opened (see `Event.past`)."""
         with self._lock:
             self._version += 1
-            ev = Event(
-                self._version, self._snapshot.step if step is None else step, time.time(), kind, message, data
-            )
+            at = self._snapshot.step if step is None else step
+            ev = Event(self._version, at, time.time(), kind, message, data, past)
             self._events.append(ev)
             return ev
 

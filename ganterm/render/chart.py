@@ -66,6 +66,7 @@ _LINE_POINTS_PER_COLUMN = 2
 _BAND_COLUMNS_PER_POINT = 2
 _BAND_STYLE = "dim"
 _CURSOR_COLOR = "yellow"  # the step scrubber's line; markers are grey
+_BACKGROUND = re.compile(r"\x1b\[48;(?:5;\d+|2;\d+;\d+;\d+)m")  # a cell background, as plotext writes one
 
 
 @dataclass
@@ -162,11 +163,23 @@ def _plot(
     x_ticks = nice_ticks(x0, x1, max(2, width // 14))
     fig.ruler(axis="x").ticks(x_ticks.tolist(), [format_number(v) for v in x_ticks])
     if y_ticks is None:
-        positions = nice_ticks(y0, y1, max(2, height // 4))
+        positions = _y_positions(y0, y1, height)
         y_ticks = positions, [format_number(v) for v in positions]
     # plotext wants plain floats: numpy scalars lose their labels
     fig.ruler(axis="y").ticks(np.asarray(y_ticks[0], np.float64).tolist(), list(y_ticks[1]))
     return x0, x1, y0, y1
+
+
+def _y_positions(y0: float, y1: float, rows: int) -> np.ndarray:
+    """Round y values for a plot `rows` tall: one every 3-4 rows, and at least two where the rows allow
+    (asked for two, `nice_ticks` may step over the whole range and give one: a short chart had no scale)."""
+    want = max(2, rows // 4)
+    positions = nice_ticks(y0, y1, want)
+    for n in range(want + 1, max(rows, want) + 1):
+        if positions.size >= 2:
+            break
+        positions = nice_ticks(y0, y1, n)
+    return positions
 
 
 @dataclass
@@ -278,7 +291,9 @@ def render_line_chart(
             _draw_markers(fig, markers, x0, x1, y1, columns)
             if cursor is not None and x0 <= cursor <= x1:
                 fig.line(float(cursor), orientation=1, pixel=plt.pixel(_CURSOR_COLOR))
-            body = fig.build().string(colorless=not colors)
+            # plotext paints its vertical lines (markers, the cursor) on a white cell background: a bar
+            # through the chart for each, and bands on light themes. The lines keep only their colour.
+            body = _BACKGROUND.sub("", fig.build().string(colorless=not colors))
             if own_lines:
                 body = _overlay_lines(body, prepared, limits, colors)
             if body is not None:

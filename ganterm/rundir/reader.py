@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from ganterm.channel.history import MetricHistory
 from ganterm.channel.layout import layout_of
 from ganterm.channel.text import MESSAGE_LIMIT, is_clean_name, shown
 from ganterm.errors import GantermError
+from ganterm.rundir.grids import FRAME_NAME, RecordedGrids
 from ganterm.rundir.untrusted import (
     CHUNK,
     LineSplitter,
@@ -38,7 +38,6 @@ MAX_STEP = 2**62  # steps beyond this are no step count (and would overflow int6
 READ_PER_POLL = 64 << 20  # bytes of one log read per poll; a bigger backlog is read over several
 MAX_SAMPLE_TRIES = 32  # recorded grids tried per poll, newest first, before giving up until the next
 MAX_WARNINGS = 40  # warning events one reader emits; then one saying that further ones are dropped
-FRAME_NAME = re.compile(r"^step_(\d{1,18})\.png$")
 EVENT_KEYS = ("step", "time", "kind", "message")
 
 
@@ -137,9 +136,17 @@ class RunDirReader:
         # An empty history: the run's own metric names arrive with its rows.
         self.feed = feed or Feed(MetricHistory(()))
         self.checkpoints = checkpoints
+        # Every recorded grid, listed by name and decoded only when the scrubber shows it.
+        self.grids = RecordedGrids(self.path)
+        self.feed.archive = self.grids
         self._layout_set = False
         self._frame_step = -1  # the step of the newest frame published
         self._logs = {name: _Log(self.path / name) for name in ("metrics.jsonl", "events.jsonl")}
+        # Events up to here were in the run when it was opened: marked past (logged, never toasted).
+        try:
+            self._events_at_open = os.stat(self.path / "events.jsonl").st_size
+        except OSError:
+            self._events_at_open = 0
         self._last_step = -1
         self._columns: dict[str, None] = {}  # the metric names followed, first seen first
         self._config_tried: tuple[int, int] | None = None
@@ -168,6 +175,7 @@ class RunDirReader:
         changed |= self._poll_events()
         if self.checkpoints is not None:
             changed |= self._poll_checkpoint(self.checkpoints)
+        self.grids.refresh()
         changed |= self._poll_sample_png()
         for name, log in self._logs.items():
             if log.refused:
@@ -257,7 +265,9 @@ class RunDirReader:
     # -- events.jsonl ------------------------------------------------------------------------------
     def _poll_events(self) -> bool:
         changed = False
-        for ev in self._logs["events.jsonl"].read():
+        log = self._logs["events.jsonl"]
+        past = log.offset < self._events_at_open  # this read starts inside what was there at open
+        for ev in log.read():
             kind = ev.get("kind", "info")
             kind = shown(kind, 20) if isinstance(kind, str) and kind else "info"
             step = as_step(ev.get("step"))
@@ -268,7 +278,9 @@ class RunDirReader:
                 for k, v in list(ev.items())[:32]
                 if k not in EVENT_KEYS and isinstance(v, (str, int, float, bool, type(None)))
             }
-            self.feed.event(kind, shown(ev.get("message", ""), MESSAGE_LIMIT), step or 0, **data)
+            self.feed.record_event(
+                kind, shown(ev.get("message", ""), MESSAGE_LIMIT), step or 0, data, past=past
+            )
             if kind == "swap" and isinstance(data.get("to"), str):
                 self.feed.update(loss=data["to"])
             if kind == "end":

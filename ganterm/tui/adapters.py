@@ -41,15 +41,16 @@ def fill_feed_from_checkpoint(feed: Feed, ckpt: dict[str, Any], path: Path) -> N
     # A checkpoint may come from anyone: its strings are drawn as escaped text (channel/text.py).
     events = [ev for ev in ckpt.get("events") or [] if isinstance(ev, dict)]
     for ev in events:
-        feed.event(
+        feed.record_event(
             shown(ev.get("kind", "info"), 20),
             shown(ev.get("message", ""), MESSAGE_LIMIT),
             as_step(ev.get("step")) or 0,
-            **{
+            {
                 shown(k, 40): shown(v) if isinstance(v, str) else v
                 for k, v in ev.items()
                 if k not in ("kind", "message", "step")
             },
+            past=True,  # the checkpoint's record: logged and marked, not toasted
         )
     if not any(ev.get("kind") == "swap" for ev in events):  # older files keep swaps apart
         for sw in ckpt.get("swaps") or []:

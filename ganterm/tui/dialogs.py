@@ -8,27 +8,35 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 
 class HelpScreen(ModalScreen[None]):
-    """The keys of the screen underneath, with what they do."""
+    """The keys of the screen underneath, with what they do; the list scrolls (arrows, page keys, the
+    wheel) when the terminal is shorter than it, so an 80x24 terminal reaches its last key."""
 
     DEFAULT_CSS = """
     HelpScreen {
         align: center middle;
     }
-    HelpScreen > Static {
+    HelpScreen > VerticalScroll {
         width: auto;
         max-width: 90%;
         height: auto;
         max-height: 90%;
         border: round $accent;
         border-title-color: $accent;
+        border-subtitle-color: $text-muted;
         padding: 0 1;
         background: $surface;
+        scrollbar-size-vertical: 1;
+    }
+    HelpScreen Static {
+        width: auto;
+        max-width: 100%;
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark", "close", "close")]
@@ -45,9 +53,9 @@ class HelpScreen(ModalScreen[None]):
                 text.append("\n")
             text.append(f"{key:>{width}}  ", "bold")
             text.append(what)
-        box = Static(text)
+        box = VerticalScroll(Static(text), id="help-keys")
         box.border_title = "keys"
-        box.border_subtitle = "esc closes"
+        box.border_subtitle = "↑↓ pgup pgdn scroll · esc closes"
         yield box
 
     def action_close(self) -> None:

@@ -8,6 +8,7 @@ trainer thread also needs.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import replace
@@ -25,6 +26,7 @@ from ganterm.render.grid import DENSITIES, Density, next_density
 from ganterm.sysmon import ReadingSource
 from ganterm.tui.dialogs import HelpScreen
 from ganterm.tui.screens.samples_full import SamplesFullScreen
+from ganterm.tui.timeline import Entry, position, step_of, timeline
 from ganterm.tui.widgets.charts import ChartOptions, ChartView, Marker
 from ganterm.tui.widgets.events import EventLog
 from ganterm.tui.widgets.samples import SamplePanel
@@ -53,14 +55,18 @@ def marker_for(ev: Event) -> Marker:
     return (float(ev.step), ev.kind)
 
 
-# Keys every monitor has; screens list their own first so the footer shows those first.
+# The footer shows the first keys that fit 80 columns, most used first: each screen starts with help, then
+# its own few shown keys, then these (s, d shown); every key is in the help (`?`), which scrolls.
+HELP_BINDING = Binding("question_mark", "help", "help", key_display="?", tooltip="this help: every key")
+# Keys every monitor has; screens list their own before them.
 CHART_BINDINGS: list[BindingType] = [
     Binding("s", "smoothing", "smooth", tooltip="cycle EMA smoothing 0 / 0.6 / 0.9 / 0.99"),
-    Binding("y", "log_scale", "log y", tooltip="toggle a symmetric-log y axis"),
+    Binding("y", "log_scale", "log y", show=False, tooltip="toggle a symmetric-log y axis"),
     Binding(
         "g",
         "aux_chart",
         "chart 2",
+        show=False,
         tooltip="second chart: the run's other charts in turn (D(x), grad norms…)",
     ),
     Binding("w", "window", "window", show=False, tooltip="full history / last 1,000 / last 200 steps"),
@@ -111,7 +117,6 @@ CHART_BINDINGS: list[BindingType] = [
         "e", "reconstructions", "recon", show=False, tooltip="VAE: real images above their reconstructions"
     ),
     Binding("m", "system_pane", "machine", show=False, tooltip="show / hide CPU, memory and GPU readings"),
-    Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
 ]
 
 
@@ -144,7 +149,9 @@ class MonitorScreen(Screen[None]):
         self._charts_pending = False
         self._markers: list[Marker] = []
         self._live: SampleFrame | None = None
-        self._browsing: SampleFrame | None = None  # a recorded frame picked with [ ], None = follow live
+        self._browse_at: Entry | None = None  # the position picked with [ ] (None: follow live)
+        self._browsing: SampleFrame | None = None  # its frame, once decoded (an archived grid loads lazily)
+        self._browse_note = "loading…"
         self.density: Density = DENSITIES[0]  # `d`; shared by the panel and the full screen
         self._full: SamplesFullScreen | None = None  # open while `f` shows the samples full screen
         self._strips: dict[int, int] = {}  # id(frame) -> images per interpolation strip
@@ -240,6 +247,8 @@ class MonitorScreen(Screen[None]):
     def announce(self, events: list[Event]) -> None:
         """Toasts for what the user asked for or must see; the log keeps everything."""
         for ev in events:
+            if ev.past:  # read from the run's record: it happened before the viewer opened
+                continue
             if ev.kind == "checkpoint" and ev.data.get("path"):
                 self.notify(f"checkpoint saved: {ev.data['path']}", timeout=6, markup=False)
             elif ev.kind == "milestone":  # "digits readable at step N": the moment, as it happens
@@ -274,9 +283,12 @@ class MonitorScreen(Screen[None]):
         return panels
 
     def show_samples(self) -> None:
-        frame = self._browsing or self._live
+        browsing = self._browse_at is not None
+        frame = self._browsing if browsing else self._live
         caption = "samples"
-        if self.sample_view is not None and self._browsing is None:
+        if browsing and frame is None:
+            caption = f"samples · step {step_of(self._browse_at):,} · {self._browse_note}"  # type: ignore[arg-type]
+        if self.sample_view is not None and not browsing:
             frame = self._view_frames.get(self.sample_view["view"])
             if frame is None or not self._frame_matches(frame):
                 frame, caption = None, f"{self.sample_view['view']} · waiting for the next grid…"
@@ -284,10 +296,10 @@ class MonitorScreen(Screen[None]):
             what = self._notes.get(id(frame)) or frame.note or "fixed noise"
             title = "samples" if frame.view == "samples" else frame.view
             caption = f"{title} · step {frame.step:,} · {what}"
-            if self._browsing is not None:
-                frames = self.feed.frames()
-                pos = next((i for i, f in enumerate(frames) if f is frame), 0)
-                caption += f" · frame {pos + 1}/{len(frames)}"
+            if browsing:
+                entries = self.scrub_entries()
+                pos = position(entries, self._browse_at) or 0  # type: ignore[arg-type]
+                caption += f" · frame {pos + 1:,}/{len(entries):,}"
         hint = (self._strips.get(id(frame)) or frame.cols) if frame is not None else None
         for panel in self.sample_panels():
             panel.show(frame, caption, cols_hint=hint, color_system=self.color_system, density=self.density)
@@ -314,7 +326,7 @@ class MonitorScreen(Screen[None]):
         index = -1 if current is None else int(current.get(key, 0))
         nxt = index + 1
         self.sample_view = None if nxt >= cycle else {"view": view, key: nxt}
-        self._browsing = None
+        self._browse_at = self._browsing = None
         self.request_view(self.sample_view)
         self.show_samples()
 
@@ -355,26 +367,55 @@ class MonitorScreen(Screen[None]):
         self._set_options(self.options.next_aux(len(self.feed.snapshot.layout.groups)))
 
     # -- the step scrubber: samples and the charts' cursor move to the same recorded step -------------
+    def scrub_entries(self) -> list[Entry]:
+        """What the scrubber walks, oldest first: the feed's archive (older grids on disk), its frames."""
+        return timeline(self.feed)
+
     def scrub(self, delta: int) -> None:
         """Move `delta` recorded frames (negative: back); reaching the newest follows live again."""
-        frames = self.feed.frames()
-        if not frames:
+        entries = self.scrub_entries()
+        if not entries:
             return
-        current = len(frames) - 1
-        if self._browsing is not None:
-            current = next((i for i, f in enumerate(frames) if f is self._browsing), current)
-        self._scrub_to(frames, min(max(current + delta, 0), len(frames) - 1))
+        current = len(entries) - 1
+        if self._browse_at is not None:
+            found = position(entries, self._browse_at)
+            current = current if found is None else found
+        self._scrub_to(entries, min(max(current + delta, 0), len(entries) - 1))
 
-    def _scrub_to(self, frames: list[SampleFrame], pos: int | None) -> None:
-        """Show frames[pos] (None or the newest: live) and put every chart's cursor on its step."""
-        live = pos is None or pos >= len(frames) - 1
-        self._browsing = None if live else frames[pos]
+    def _scrub_to(self, entries: list[Entry], pos: int | None) -> None:
+        """Show entries[pos] (None or the newest: live) and put every chart's cursor on its step."""
+        live = pos is None or pos >= len(entries) - 1
+        entry = None if live else entries[pos]  # type: ignore[index]
+        self._browse_at = entry
+        self._browsing = None if entry is None else self._frame_for(entry)
         self.show_samples()
-        step = None if self._browsing is None else self._browsing.step
+        step = None if entry is None else step_of(entry)
         for chart in self.query(ChartView):
             set_cursor = getattr(chart, "set_cursor", None)  # the charts may not have a cursor yet
             if callable(set_cursor):
                 set_cursor(step)
+
+    def _frame_for(self, entry: Entry) -> SampleFrame | None:
+        """A position's frame; an archived grid not decoded yet is decoded off the UI thread (None now)."""
+        archive = self.feed.archive
+        if isinstance(entry, SampleFrame) or archive is None:
+            return entry if isinstance(entry, SampleFrame) else None
+        if archive.is_cached(entry):
+            return archive.load(entry)
+        self._browse_note = "loading…"
+
+        def load() -> None:
+            frame = archive.load(entry)
+            with contextlib.suppress(RuntimeError):  # the app closed while it decoded
+                self.app.call_from_thread(self._loaded, entry, frame)
+
+        self.run_worker(load, name="grid", group="grid", thread=True, exclusive=True, exit_on_error=False)
+        return None
+
+    def _loaded(self, step: int, frame: SampleFrame | None) -> None:
+        if isinstance(self._browse_at, int) and self._browse_at == step:
+            self._browsing, self._browse_note = frame, "not readable"
+            self.show_samples()
 
     def action_prev_frame(self) -> None:
         self.scrub(-1)
@@ -389,12 +430,12 @@ class MonitorScreen(Screen[None]):
         self.scrub(+FRAME_JUMP)
 
     def action_first_frame(self) -> None:
-        frames = self.feed.frames()
-        if len(frames) > 1:
-            self._scrub_to(frames, 0)
+        entries = self.scrub_entries()
+        if len(entries) > 1:
+            self._scrub_to(entries, 0)
 
     def action_live_frame(self) -> None:
-        self._scrub_to(self.feed.frames(), None)
+        self._scrub_to(self.scrub_entries(), None)
 
     # -- density and full screen ----------------------------------------------------------------
     def action_density(self) -> None:

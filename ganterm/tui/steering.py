@@ -39,8 +39,15 @@ ACK_KINDS = ("pause", "resume", "stop", "command", "checkpoint", "end")
 STEER_BINDINGS: list[BindingType] = [
     Binding("p", "steer_pause", "pause", tooltip="pause / resume the training process"),
     Binding("c", "steer_checkpoint", "ckpt", tooltip="ask the training process for a checkpoint now"),
-    Binding("z", "steer_stop", "stop", tooltip="stop the training process (asks first)"),
-    Binding("colon", "steer_command", "cmd", key_display=":", tooltip="send a command the script registered"),
+    Binding("z", "steer_stop", "stop", show=False, tooltip="stop the training process (asks first)"),
+    Binding(
+        "colon",
+        "steer_command",
+        "cmd",
+        show=False,
+        key_display=":",
+        tooltip="send a command the script registered",
+    ),
 ]
 
 

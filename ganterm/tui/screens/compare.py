@@ -30,7 +30,7 @@ from ganterm.rundir.reader import RunDirReader, newest_grid
 from ganterm.rundir.runs import is_run_dir, open_reader, run_color, short_names
 from ganterm.rundir.tensorboard import TensorBoardReader
 from ganterm.tui.adapters import RUNDIR_POLL_S, fill_feed_from_checkpoint
-from ganterm.tui.monitor import CHART_BINDINGS, MonitorScreen
+from ganterm.tui.monitor import CHART_BINDINGS, HELP_BINDING, MonitorScreen
 from ganterm.tui.widgets.charts import ChartView, CompareChart, RunLine
 from ganterm.tui.widgets.events import EventLog
 from ganterm.tui.widgets.samples import SamplePanel
@@ -99,6 +99,7 @@ def _number_bindings(n: int) -> list[BindingType]:
 
 class CompareScreen(MonitorScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
+        HELP_BINDING,
         Binding("v", "next_run", "run▸", tooltip="select the next run: its samples, header and events"),
         Binding("h", "hide_run", "hide", tooltip="hide / show the selected run in the charts"),
         Binding("u", "pin_run", "pin", tooltip="pin the selected run: drawn on top of the others"),
@@ -244,7 +245,7 @@ class CompareScreen(MonitorScreen):
         self.feed = self.runs[index].feed
         self.seen_version = -1
         self._markers = []
-        self._live = self._browsing = None
+        self._live = self._browsing = self._browse_at = None
         self._view_frames = {}
         self.sample_view = None
         # A fresh event log for the run's own events; no poll may look for it while it is swapped.

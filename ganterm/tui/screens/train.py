@@ -16,17 +16,20 @@ from textual.worker import Worker, WorkerState
 from ganterm.channel.control import Control
 from ganterm.channel.feed import Feed
 from ganterm.config import LOSS_NAMES
+from ganterm.rundir.grids import RecordedGrids
 from ganterm.tui.dialogs import LossPicker
-from ganterm.tui.monitor import CHART_BINDINGS, MonitorScreen
+from ganterm.tui.monitor import CHART_BINDINGS, HELP_BINDING, MonitorScreen
+from ganterm.tui.timeline import Entry
 
 
 class TrainScreen(MonitorScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
+        HELP_BINDING,
         Binding("space,p", "toggle_pause", "pause", key_display="p", tooltip="pause / resume training"),
         Binding("l", "swap_loss", "loss", tooltip="swap the loss (pick from a list)"),
         Binding("c", "checkpoint", "ckpt", tooltip="write a checkpoint now"),
         Binding("r", "resample", "resample", tooltip="resample the grid from new noise"),
-        Binding("b", "rollback", "rollback", tooltip="roll back to the last good checkpoint"),
+        Binding("b", "rollback", "rollback", show=False, tooltip="roll back to the last good checkpoint"),
         *CHART_BINDINGS,
     ]
 
@@ -60,6 +63,13 @@ class TrainScreen(MonitorScreen):
         return None
 
     # -- keys ------------------------------------------------------------------------------------
+    def scrub_entries(self) -> list[Entry]:
+        """The feed keeps the newest frames; the run directory's grids reach back to step 0."""
+        run_dir = self.feed.snapshot.run_dir
+        if self.feed.archive is None and run_dir:
+            self.feed.archive = RecordedGrids(run_dir)
+        return super().scrub_entries()
+
     def action_toggle_pause(self) -> None:
         self.control.toggle_pause()
 

@@ -24,7 +24,7 @@ from ganterm.rundir.reader import RunDirReader, newest_grid
 from ganterm.rundir.runs import is_run_dir, open_reader
 from ganterm.sysmon import SYSTEM_FILE, SystemLogTail
 from ganterm.tui.adapters import RUNDIR_POLL_S, config_for_panel, fill_feed_from_checkpoint
-from ganterm.tui.monitor import CHART_BINDINGS, MonitorScreen
+from ganterm.tui.monitor import CHART_BINDINGS, HELP_BINDING, MonitorScreen
 from ganterm.tui.steering import STEER_BINDINGS, SteerMixin
 from ganterm.tui.widgets.config_panel import ConfigPanel
 
@@ -33,10 +33,11 @@ INTERPOLATION_STEPS = 8
 
 class ViewScreen(SteerMixin, MonitorScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
+        HELP_BINDING,
         Binding("r", "new_noise", "new noise", tooltip="samples from new random noise"),
         # n, not f: f opens the samples full screen on every monitor
-        Binding("n", "fixed_noise", "fixed", tooltip="back to the run's fixed noise"),
-        Binding("i", "interpolate", "interp", tooltip="latent interpolation strips"),
+        Binding("n", "fixed_noise", "fixed", show=False, tooltip="back to the run's fixed noise"),
+        Binding("i", "interpolate", "interp", show=False, tooltip="latent interpolation strips"),
         Binding("o", "config", "config", tooltip="show / hide the run's configuration"),
         Binding("escape", "close_config", "close", show=False, tooltip="close the configuration panel"),
         *STEER_BINDINGS,  # a run directory only: p c z : write to its command channel
