@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from fault_helpers import ENDLESS_RING, events, metric_steps, wait_for
 
@@ -51,24 +52,28 @@ class Tmux:
 
     def __init__(self, argv: list[str], cwd: Path) -> None:
         self.socket = f"ganterm-entry-{os.getpid()}-{time.monotonic_ns()}"
-        # pytest's COLUMNS/LINES would override the pane's real size
-        command = "unset COLUMNS LINES; exec " + " ".join(_quote(a) for a in argv)
+        self.rc_file = cwd / "exit_code"
+        # pytest's COLUMNS/LINES would override the pane's real size; the shell records the exit code
+        # (128 + N for a process killed by signal N)
+        command = (
+            f"unset COLUMNS LINES; {' '.join(_quote(a) for a in argv)}; echo $? > {self.rc_file}; sleep 60"
+        )
         self.tmux("new-session", "-d", "-s", "e", "-x", "120", "-y", "40", "-c", str(cwd), command)
-        self.tmux("set-option", "-t", "e", "remain-on-exit", "on")
-        self.pid = int(self.tmux("display-message", "-p", "-t", "e", "#{pane_pid}").strip())
+        shell = psutil.Process(int(self.tmux("display-message", "-p", "-t", "e", "#{pane_pid}").strip()))
+        deadline = time.monotonic() + 30
+        while not shell.children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.pid = shell.children()[0].pid
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(
             ["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True
         ).stdout
 
-    def exit_status(self) -> int | str | None:
-        """The pane's exit code once its process ended; "signal N" if a signal killed it."""
-        fmt = "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"
-        dead, status, sig = self.tmux("display-message", "-p", "-t", "e", fmt).strip().split(":")
-        if dead != "1":
-            return None
-        return int(status) if status else f"signal {sig or '?'}"
+    def exit_status(self) -> int | None:
+        """The process's exit code once it ended (the shell wrote it)."""
+        text = self.rc_file.read_text().strip() if self.rc_file.exists() else ""
+        return int(text) if text else None
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "e")

@@ -170,7 +170,17 @@ def _make(line, ws: Workspace) -> None:
     must say so, as the README's comment does. Any other runs, its run shortened by DEMO_ARGS."""
     target = line.argv[1]
     stamp = Path(sys.prefix) / "bin" / "ganterm"
-    make = ["make", "-f", str(REPO / "Makefile"), "-o", str(stamp), f"VENV={sys.prefix}"]
+    # --no-print-directory: under `make test` (CI) this make is nested and would print "Entering directory
+    # /tmp/pytest-of-..." lines, which are not the recipe
+    make = [
+        "make",
+        "--no-print-directory",
+        "-f",
+        str(REPO / "Makefile"),
+        "-o",
+        str(stamp),
+        f"VENV={sys.prefix}",
+    ]
     dry = subprocess.run([*make, "-n", target], cwd=ws.cwd, capture_output=True, text=True, timeout=60)
     assert dry.returncode == 0, f"{line.id}: make -n {target}: {dry.stderr}"
     if "pytest" in dry.stdout:
