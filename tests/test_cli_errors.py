@@ -25,41 +25,13 @@ import pytest
 import torch
 from fault_helpers import cli_env, one_line_error, run_cli, tree_hashes
 from PIL import Image
+from test_user_models import FAST, write_models  # the same model file, written by one helper
 
 import ganterm
 from ganterm import cli
 from ganterm.config import TrainConfig, resolve
 from ganterm.errors import UsageError, is_out_of_memory
 from ganterm.training.trainer import Trainer
-
-MODELS = """
-from torch import nn
-
-HIDDEN = {hidden}
-RAISE_AFTER = {raise_after}  # training calls of D's forward before it raises (0: never)
-
-
-class D(nn.Module):
-    def __init__(self, n):
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(n, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
-        self.calls = 0
-
-    def forward(self, x):
-        if self.training:
-            self.calls += 1
-            if RAISE_AFTER and self.calls > RAISE_AFTER:
-                raise RuntimeError("my D broke")
-        return self.net(x)
-
-
-def build(shape, z_dim):
-    c, h, w = shape
-    G = nn.Sequential(nn.Linear(z_dim, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, c * h * w), nn.Tanh(),
-                      nn.Unflatten(1, (c, h, w)))
-    return G, D(c * h * w)
-"""
-FAST = ("--steps", "4", "--ckpt-every", "2", "--batch-size", "16", "--precision", "fp32", "--headless")
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +68,9 @@ def world(tmp_path_factory):
 
     torch.save({"ganterm_format": 2, "config": Evil()}, root / "evil.pt")
 
-    (root / "models.py").write_text(MODELS.format(hidden=16, raise_after=0))
-    (root / "changed.py").write_text(MODELS.format(hidden=24, raise_after=0))  # other weights
-    (root / "raising.py").write_text(MODELS.format(hidden=16, raise_after=8))  # D raises at step 2
+    write_models(root / "models.py", hidden=16)
+    write_models(root / "changed.py", hidden=24)  # other weights
+    write_models(root / "raising.py", hidden=16, raise_after=8)  # D raises at step 2
     user = root / "user-run"
     r = run_cli("train", "shapes", "--model", f"{root / 'models.py'}:build", "--out", str(user), *FAST)
     assert r.returncode == 0, r.stderr
