@@ -14,6 +14,7 @@ says to rebuild G in Python (ganterm has the weights, not the code).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 import time as _time
 from dataclasses import dataclass
@@ -42,8 +43,6 @@ _OWN_FIELDS = (
     "trusted_model",  # fit's networks are handed in, never loaded from a file
 )
 OPTIONS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in _OWN_FIELDS)
-# fit's own keyword arguments, listed beside the options when a name is neither
-FIT_ARGUMENTS = ("loss", "steps", "time", "out", "headless", "z_dim")
 
 
 @dataclass(frozen=True)
@@ -168,7 +167,8 @@ def _config(
 ) -> TrainConfig:
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
-        takes = ", ".join(sorted({*OPTIONS, *FIT_ARGUMENTS}))
+        own = [p.name for p in inspect.signature(fit).parameters.values() if p.kind is p.KEYWORD_ONLY]
+        takes = ", ".join(sorted({*OPTIONS, *own}))  # fit's own keyword arguments beside the options
         raise UsageError(f"ganterm.fit has no option {unknown[0]!r}; it takes: {takes}")
     if steps is not None and (not isinstance(steps, int) or steps <= 0):
         raise UsageError(f"steps must be a positive integer, got {steps!r}")

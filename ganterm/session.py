@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,12 +26,9 @@ from ganterm.channel.control import Control
 from ganterm.channel.feed import Feed
 from ganterm.config import TrainConfig, algo_has_loss
 from ganterm.errors import GantermError, RunError, is_out_of_memory
+from ganterm.signals import handling_signals
 
 __all__ = ["Session", "default_evaluator", "join_ranks", "stop_on_signals"]
-
-HANDLED_SIGNALS = tuple(
-    s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None
-)
 
 
 def default_evaluator() -> Callable[..., dict[str, float]]:
@@ -52,25 +48,11 @@ def join_ranks() -> Any:
     return from_environment()
 
 
-@contextlib.contextmanager
-def stop_on_signals(control: Control) -> Iterator[None]:
+def stop_on_signals(control: Control) -> contextlib.AbstractContextManager[None]:
     """Ctrl-C, SIGTERM and SIGHUP (the SSH connection dropped) stop the run after its step, with a final
-    checkpoint; the previous handlers come back afterwards (a `fit` inside a user's script). A second
-    signal while stopping only asks again: the final checkpoint must not be torn by impatience. Signal
-    handlers can only be set from the main thread; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        control.stop(reason=signal.Signals(signum).name)
-
-    saved = {s: signal.signal(s, handler) for s in HANDLED_SIGNALS}
-    try:
-        yield
-    finally:
-        for s, previous in saved.items():
-            signal.signal(s, previous)
+    checkpoint. A second signal while stopping only asks again: the final checkpoint must not be torn by
+    impatience."""
+    return handling_signals(lambda signum, _frame: control.stop(reason=signal.Signals(signum).name))
 
 
 class Session:

@@ -25,6 +25,7 @@ from ganterm.channel.control import Control
 from ganterm.channel.feed import Feed
 from ganterm.errors import CheckpointError
 from ganterm.render.terminal import detect_color_system
+from ganterm.signals import handling_signals
 from ganterm.sysmon import ReadingSource
 from ganterm.tui.monitor import MonitorScreen
 from ganterm.tui.screens.compare import CompareScreen
@@ -146,13 +147,8 @@ def _quit_on_signals(app: GantermApp):
         except RuntimeError:  # before the loop runs or after it closed
             app.monitor_stop()
 
-    sigs = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
-    saved = {s: signal.signal(s, handler) for s in sigs}
-    try:
+    with handling_signals(handler):
         yield
-    finally:
-        for s, previous in saved.items():
-            signal.signal(s, previous)
 
 
 def run_app(app: GantermApp) -> int:
